@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both build .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP) ## sync the embedded emulator into DuckDB, build the views, print a summary
+	$(BIN)/labsync demo
+
+test: $(STAMP) ## lint and run every test (offline, real loopback HTTP)
+	$(BIN)/ruff check pipelines emulator tests bench
+	$(BIN)/ruff format --check pipelines emulator tests bench
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipelines emulator tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format pipelines emulator tests bench
+	$(BIN)/ruff check --fix pipelines emulator tests bench
+
+bench: $(STAMP) ## 100k-run benchmark: full sync vs fetch floor, incremental after 1% changes
+	$(BIN)/python -m bench.sync_bench --runs 100000
+
+clean:
+	rm -rf $(VENV) warehouse .pytest_cache .ruff_cache

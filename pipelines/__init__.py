@@ -1,0 +1,1 @@
+"""labsync: dlt sources for ML experiment trackers, synced incrementally into DuckDB."""

@@ -1,0 +1,202 @@
+"""The `labsync` command: sync, models, emulate, demo. Thin: the work lives in `runner`.
+
+Exit codes: 0 success, 1 sync or model failure, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import models, runner
+from .common.errors import ConfigurationError, LabsyncError
+from .common.stats import SyncStats
+from .warehouse import connect, warehouse_path
+
+logger = logging.getLogger("labsync")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEMO_WAREHOUSE = Path("warehouse") / "demo.duckdb"
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _setup_logging(level: str) -> None:
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")  # dlt's own chatter
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("labsync")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def _print_sync_summary(result: runner.SyncResult) -> None:
+    _out(f"sync finished in {result.seconds:.1f}s -> {result.warehouse}")
+    _out(f"{'resource':<14}{'rows':>9}{'pages':>8}{'requests':>10}{'retries':>9}{'throttled':>11}")
+    for stats in result.stats.resources.values():
+        _out(
+            f"{stats.name:<14}{stats.rows:>9}{stats.pages:>8}{stats.requests:>10}"
+            f"{stats.retries:>9}{stats.throttled:>11}"
+        )
+    loaded = ", ".join(f"{t}={n}" for t, n in sorted(result.rows_by_table.items())) or "none"
+    _out(f"rows loaded: {result.rows_loaded} ({loaded})")
+
+
+def _report_audits(failures: list[models.AuditFailure]) -> int:
+    for failure in failures:
+        _out(f"AUDIT FAILED {failure.name}: {failure.rows} rows, e.g. {failure.sample}")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    warehouse = warehouse_path(args.warehouse)
+    result = runner.sync(
+        warehouse,
+        full_refresh=args.full_refresh,
+        reconcile=args.reconcile,
+        build_models=not args.no_models,
+        stats=SyncStats(),
+    )
+    _print_sync_summary(result)
+    return _report_audits(result.audit_failures)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    warehouse = warehouse_path(args.warehouse)
+    if not warehouse.exists():
+        raise ConfigurationError(f"no warehouse at {warehouse}: run `labsync sync` first")
+    failures = runner.build_models_in(warehouse)
+    _out(f"built {len(models.discover())} views in {warehouse}")
+    return _report_audits(failures)
+
+
+def cmd_emulate(args: argparse.Namespace, extra: list[str]) -> int:
+    from emulator.cli import main as emulator_main
+
+    return emulator_main(extra)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from emulator import Emulator
+
+    warehouse = warehouse_path(args.warehouse or DEMO_WAREHOUSE)
+    with Emulator(seed=args.seed, projects=args.projects, runs=args.runs) as emu:
+        emu.start()
+        logger.info("emulator serving %d runs at %s", args.runs, emu.base_url)
+        os.environ["SOURCES__DATADOG__BASE_URL"] = emu.base_url
+        os.environ.setdefault("SOURCES__DATADOG__API_KEY", "demo-api-key")
+        os.environ.setdefault("SOURCES__DATADOG__APP_KEY", "demo-app-key")
+        result = runner.sync(warehouse, stats=SyncStats())
+    _print_sync_summary(result)
+    _out()
+    _out("analytics views:")
+    for name, count in runner.table_counts(warehouse).items():
+        _out(f"  analytics.{name:<28}{count:>9} rows")
+    _print_best_runs(warehouse)
+    return _report_audits(result.audit_failures)
+
+
+def _print_best_runs(warehouse: Path) -> None:
+    with connect(warehouse, read_only=True) as con:
+        project = con.execute(
+            """
+            select runs.project_id, any_value(projects.name), count(*) as n
+            from analytics.model_lab_runs as runs
+            join analytics.model_lab_projects as projects using (project_id)
+            where not runs.is_deleted and runs.status = 'completed'
+            group by runs.project_id order by n desc, runs.project_id limit 1
+            """
+        ).fetchone()
+        if project is None:
+            return
+        project_id, project_name, _ = project
+        metric = con.execute(
+            """
+            select metrics.key from analytics.model_lab_run_metrics as metrics
+            join analytics.model_lab_runs as runs using (run_id)
+            where runs.project_id = ? group by metrics.key order by count(*) desc, 1 limit 1
+            """,
+            [project_id],
+        ).fetchone()
+        if metric is None:
+            return
+        key = metric[0]
+        # lower is better for losses and errors; higher for everything else
+        lower_is_better = any(w in key for w in ("loss", "error", "rmse", "latency", "perplexity"))
+        order = "asc" if lower_is_better else "desc"
+        best = con.execute(
+            f"""
+            select runs.run_id, runs.name, metrics.latest
+            from analytics.model_lab_run_metrics as metrics
+            join analytics.model_lab_runs as runs using (run_id)
+            where runs.project_id = ? and metrics.key = ? and not runs.is_deleted
+                and runs.status = 'completed' and metrics.latest is not null
+            order by metrics.latest {order}, runs.run_id limit 5
+            """,
+            [project_id, key],
+        ).fetchall()
+    _out()
+    _out(f"best runs of project {project_id} '{project_name}' by {key} ({order}):")
+    for rank, (run_id, name, value) in enumerate(best, start=1):
+        _out(f"  {rank}. run {run_id:<8} {name:<40} {key}={value:.4f}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labsync", description=__doc__)
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sync = commands.add_parser("sync", help="sync sources into the warehouse, then build views")
+    sync.add_argument("--source", choices=runner.SOURCES, default="model_lab")
+    sync.add_argument(
+        "--warehouse", help="DuckDB file (default: $LABSYNC_WAREHOUSE or warehouse/labsync.duckdb)"
+    )
+    sync.add_argument("--full-refresh", action="store_true", help="ignore cursors, re-read all")
+    sync.add_argument("--reconcile", action="store_true", help="flag rows deleted in the API")
+    sync.add_argument("--no-models", action="store_true", help="skip building the SQL views")
+
+    build = commands.add_parser("models", help="build the SQL views and run the audits")
+    build.add_argument("--warehouse")
+
+    commands.add_parser(
+        "emulate", help="serve the vendor API emulator (see --help)", add_help=False
+    )
+
+    demo = commands.add_parser("demo", help="emulator -> DuckDB -> views -> summary")
+    demo.add_argument("--warehouse", help=f"DuckDB file (default: {DEMO_WAREHOUSE})")
+    demo.add_argument("--runs", type=int, default=3000)
+    demo.add_argument("--projects", type=int, default=6)
+    demo.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, extra = build_parser().parse_known_args(argv)
+    if extra and args.command != "emulate":
+        build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+    _setup_logging(args.log_level)
+    try:
+        if args.command == "sync":
+            return cmd_sync(args)
+        if args.command == "models":
+            return cmd_models(args)
+        if args.command == "emulate":
+            return cmd_emulate(args, extra)
+        return cmd_demo(args)
+    except ConfigurationError as exc:
+        logger.error("configuration error: %s", exc)
+        return EXIT_USAGE
+    except LabsyncError as exc:
+        logger.error("%s", exc)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

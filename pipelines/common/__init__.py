@@ -1,0 +1,1 @@
+"""Code shared by the labsync sources: HTTP transport, paging, errors, run statistics."""

@@ -1,0 +1,172 @@
+"""Build typed Arrow tables from API rows, failing loudly on type drift.
+
+Sources yield Arrow tables instead of dicts: dlt then skips its Python normalizer (the cost
+that dominates a dict-based sync) and no `__v_double`-style variant columns can appear.
+Known fields have pinned types; a value of another type raises `SchemaDriftError` naming
+the table and field. Unknown fields become new columns (objects and lists as JSON text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from .errors import SchemaDriftError
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+_FRACTION_TOO_LONG = re.compile(r"(\.\d{6})\d+")
+
+
+@dataclass(frozen=True)
+class Field:
+    """A pinned column: `name` in the table, read from `source` in the row (default: name)."""
+
+    name: str
+    kind: str  # one of: int, float, text, bool, timestamp, json
+    source: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.source or self.name
+
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "text": pa.string(),
+    "bool": pa.bool_(),
+    "timestamp": TIMESTAMP,
+    "json": pa.string(),
+}
+# dlt column hints for the same kinds, so empty tables and JSON columns keep their types
+DLT_TYPES: dict[str, str] = {
+    "int": "bigint",
+    "float": "double",
+    "text": "text",
+    "bool": "bool",
+    "timestamp": "timestamp",
+    "json": "json",
+}
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "text": (str,),
+    "bool": (bool,),
+    "timestamp": (str,),
+}
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an ISO-8601 timestamp (`Z` or offset, up to 9 fractional digits) to aware UTC."""
+    parsed = datetime.fromisoformat(_FRACTION_TOO_LONG.sub(r"\1", value))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _column(table: str, field: Field, values: list[Any], row_ids: Sequence[Any]) -> pa.Array:
+    kind = field.kind
+    if kind == "json":
+        return pa.array(
+            [None if v is None else orjson.dumps(v).decode() for v in values], pa.string()
+        )
+    accepted = _ACCEPTS[kind]
+    for value, row_id in zip(values, row_ids, strict=True):
+        # bool is an int subclass: never let True pass as a number or a number as a bool
+        if value is not None and (
+            not isinstance(value, accepted) or (isinstance(value, bool) and kind != "bool")
+        ):
+            expected = {"int": "integer", "float": "number", "timestamp": "ISO-8601 string"}
+            raise SchemaDriftError(table, field.name, expected.get(kind, kind), value, row_id)
+    if kind != "timestamp":
+        return pa.array(values, ARROW_TYPES[kind])
+    try:
+        return pa.array(values, pa.string()).cast(TIMESTAMP)
+    except pa.ArrowInvalid:
+        parsed = []
+        for value, row_id in zip(values, row_ids, strict=True):
+            try:
+                parsed.append(None if value is None else parse_timestamp(value))
+            except ValueError:
+                raise SchemaDriftError(
+                    table, field.name, "ISO-8601 timestamp", value, row_id
+                ) from None
+        return pa.array(parsed, TIMESTAMP)
+
+
+def _extra_column(table: str, name: str, values: list[Any], row_ids: Sequence[Any]) -> pa.Array:
+    if any(isinstance(v, dict | list) for v in values):
+        return _column(table, Field(name, "json"), values, row_ids)
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {int}:
+        kind = "int"
+    elif kinds <= {int, float}:
+        kind = "float"
+    elif kinds <= {bool}:
+        kind = "bool"
+    elif kinds <= {str}:
+        kind = "text"
+    else:
+        first = next(v for v in values if not isinstance(v, type(values[0])))
+        raise SchemaDriftError(table, name, type(values[0]).__name__, first, row_ids[0])
+    return _column(table, Field(name, kind), values, row_ids)
+
+
+def build_table(
+    table: str,
+    rows: Sequence[dict[str, Any]],
+    fields: Sequence[Field],
+    *,
+    row_ids: Sequence[Any],
+    constants: dict[str, tuple[Any, pa.DataType]] | None = None,
+    extras: bool = True,
+) -> pa.Table:
+    """Columns for `fields` (pinned), then constants, then any unknown keys of the rows."""
+    columns: dict[str, pa.Array] = {}
+    for field in fields:
+        key = field.key
+        columns[field.name] = _column(table, field, [r.get(key) for r in rows], row_ids)
+    for name, (value, arrow_type) in (constants or {}).items():
+        columns[name] = pa.array([value] * len(rows), arrow_type)
+    if extras:
+        known = {f.key for f in fields}
+        unknown = sorted({k for r in rows for k in r} - known)
+        for name in unknown:
+            columns[name] = _extra_column(table, name, [r.get(name) for r in rows], row_ids)
+    return pa.table(columns)
+
+
+def column_hints(fields: Iterable[Field], *extra: tuple[str, str]) -> list[dict[str, Any]]:
+    """dlt column hints pinning the types of `fields` (plus `(name, dlt_type)` pairs)."""
+    hints: list[dict[str, Any]] = [
+        {"name": f.name, "data_type": DLT_TYPES[f.kind], "nullable": True} for f in fields
+    ]
+    hints.extend({"name": n, "data_type": t, "nullable": True} for n, t in extra)
+    return hints
+
+
+def check_extra_types(
+    table_name: str, table: pa.Table, existing: Callable[[str], str | None]
+) -> None:
+    """Fail when a column already in the warehouse schema arrives with another type."""
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_null(column.type):
+            continue
+        had = existing(name)
+        got = _dlt_type_of(column.type)
+        if had is not None and got is not None and had != got and {had, got} != {"json", "text"}:
+            sample = next((v for v in column.to_pylist() if v is not None), None)
+            raise SchemaDriftError(table_name, name, had, sample, "n/a")
+
+
+def _dlt_type_of(arrow_type: pa.DataType) -> str | None:
+    for kind, candidate in ARROW_TYPES.items():
+        if arrow_type == candidate and kind != "json":
+            return DLT_TYPES[kind]
+    return None

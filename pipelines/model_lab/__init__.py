@@ -1,0 +1,222 @@
+"""Datadog Model Lab source: projects, runs (params, tags, metric summaries), hierarchy, deletes.
+
+Both lists are read newest-updated first and stop at the saved cursor minus a lookback; rows
+are merged on their id and child rows are replaced with their parent. Runs that are still in
+progress are re-read by id each sync. `reconcile=True` sweeps every id and flags rows that
+vanished from the API in the `tombstones` table (history is kept, never dropped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+import pyarrow as pa
+from dlt.extract.resource import DltResource
+
+from ..common.arrow import check_extra_types
+from ..common.datadog import DatadogCredentials
+from ..common.http import RetryPolicy
+from ..common.incremental import ChangeTracker
+from ..common.stats import SyncStats
+from .client import ModelLabClient
+from .helpers import (
+    fingerprint,
+    parent_table,
+    project_tables,
+    run_tables,
+    tombstone_table,
+    updated_at,
+)
+from .settings import (
+    DEFAULT_HIERARCHY_WORKERS,
+    DEFAULT_LOOKBACK_S,
+    ENTITY_PROJECT,
+    ENTITY_RUN,
+    NON_TERMINAL_STATUSES,
+)
+
+MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+# table -> (primary key, merge key): children are replaced wholesale with their parent
+TABLE_KEYS: dict[str, tuple[Any, Any]] = {
+    "projects": ("project_id", None),
+    "project_tags": (None, "project_id"),
+    "runs": ("run_id", None),
+    "run_params": (None, "run_id"),
+    "run_tags": (None, "run_id"),
+    "run_metrics": (None, "run_id"),
+    "run_parents": ("run_id", None),
+    "tombstones": (["entity", "id"], None),
+}
+
+
+def _to_table(table_name: str, table: pa.Table) -> Any:
+    """Route an Arrow table to `table_name` with its keys, failing on type drift first."""
+    schema = dlt.current.source_schema()
+    known = schema.tables.get(table_name, {}).get("columns", {})
+    check_extra_types(table_name, table, lambda col: known.get(col, {}).get("data_type"))
+    primary_key, merge_key = TABLE_KEYS[table_name]
+    columns = None
+    if table_name == "tombstones":
+        columns = {"reappeared": {"data_type": "bool", "hard_delete": True}}
+    hints = dlt.mark.make_hints(
+        table_name=table_name,
+        primary_key=primary_key,
+        merge_key=merge_key,
+        write_disposition=MERGE,
+        columns=columns,
+    )
+    return dlt.mark.with_hints(table, hints, create_table_variant=True)
+
+
+def _emit(tables: Mapping[str, pa.Table], include_empty: bool) -> Iterator[Any]:
+    for name, table in tables.items():
+        if table.num_rows or include_empty:
+            yield _to_table(name, table)
+
+
+@dlt.source(name="model_lab", max_table_nesting=0)
+def model_lab_source(
+    credentials: DatadogCredentials,
+    *,
+    full_refresh: bool = False,
+    reconcile: bool = False,
+    known_ids: Mapping[str, set[int]] | None = None,
+    tombstoned_ids: Mapping[str, set[int]] | None = None,
+    lookback_s: float = DEFAULT_LOOKBACK_S,
+    hierarchy_workers: int = DEFAULT_HIERARCHY_WORKERS,
+    policy: RetryPolicy | None = None,
+    stats: SyncStats | None = None,
+) -> Sequence[DltResource]:
+    """Datadog Model Lab projects and runs.
+
+    Args:
+        credentials: where the API is and the keys to call it with.
+        full_refresh: ignore saved cursors and re-read every row (rows are merged, not dropped).
+        reconcile: sweep all ids and flag the ones that vanished from the API.
+        known_ids: ids already in the warehouse per entity (needed by `reconcile`).
+        tombstoned_ids: ids already flagged per entity (needed by `reconcile`).
+        lookback_s: how far before the saved cursor a list is re-read.
+        hierarchy_workers: concurrent requests when listing the children of sweep parents.
+        policy: retry and timeout settings.
+        stats: counters for progress and the sync summary.
+    """
+    client = ModelLabClient(credentials, policy)
+    counters = stats or SyncStats()
+    synced_at = datetime.now(UTC)
+
+    def tracker(table: str, watch: Any = lambda row: False) -> ChangeTracker:
+        return ChangeTracker(
+            dlt.current.resource_state(),
+            updated_at=lambda row: updated_at(row, table),
+            fingerprint=fingerprint,
+            lookback_s=lookback_s,
+            full_refresh=full_refresh,
+            watch=watch,
+        )
+
+    def walk_children(parent_ids: Sequence[int]) -> pa.Table:
+        """(child, parent) edges for runs with children, listed with bounded concurrency."""
+        run_stats = counters["run_parents"]
+
+        def children(parent: int) -> list[tuple[int, int]]:
+            return [(child, parent) for child in client.child_run_ids(parent, run_stats)]
+
+        with ThreadPoolExecutor(max_workers=max(hierarchy_workers, 1)) as pool:
+            edges = [edge for found in pool.map(children, parent_ids) for edge in found]
+        run_stats.page_done(len(edges))
+        return parent_table(edges, synced_at)
+
+    @dlt.resource(name="projects", write_disposition=MERGE, primary_key="project_id")
+    def projects() -> Iterator[Any]:
+        progress = counters["projects"]
+        changes = tracker("projects")
+        first_sync = changes.cursor is None
+        for page in client.project_pages("-updated_at", progress):
+            rows, reached_end = changes.select(page.data)
+            yield from _emit(project_tables(rows, synced_at), include_empty=first_sync)
+            first_sync = False
+            progress.page_done(len(rows))
+            if reached_end:
+                break
+        changes.commit()
+
+    @dlt.resource(name="runs", write_disposition=MERGE, primary_key="run_id")
+    def runs() -> Iterator[Any]:
+        progress = counters["runs"]
+        changes = tracker(
+            "runs", watch=lambda row: row["attributes"].get("status") in NON_TERMINAL_STATUSES
+        )
+        first_sync = changes.cursor is None
+        parents: list[int] = []
+        for page in client.run_pages(progress, "-updated_at"):
+            rows, reached_end = changes.select(page.data)
+            parents.extend(int(r["id"]) for r in rows if r["attributes"].get("has_children"))
+            yield from _emit(run_tables(rows, synced_at), include_empty=first_sync)
+            first_sync = False
+            progress.page_done(len(rows))
+            if reached_end:
+                break
+        for batch in client.runs_by_id(changes.pending_watch_ids(), progress):
+            rows = changes.select_refreshed(batch)
+            parents.extend(int(r["id"]) for r in rows if r["attributes"].get("has_children"))
+            yield from _emit(run_tables(rows, synced_at), include_empty=False)
+            progress.page_done(len(rows))
+        if parents or changes.cursor is None:
+            yield _to_table("run_parents", walk_children(parents))
+        changes.commit()
+
+    @dlt.resource(name="tombstones", write_disposition=MERGE, primary_key=["entity", "id"])
+    def tombstones() -> Iterator[Any]:
+        """Sweep every id; flag vanished ones (confirmed by a second lookup), unflag returns."""
+        state = dlt.current.resource_state()
+        if not reconcile:
+            if not state.get("created"):  # the views join this table, so it must exist
+                state["created"] = True
+                yield _to_table("tombstones", tombstone_table(ENTITY_RUN, [], [], synced_at))
+            return
+        state["created"] = True
+        progress = counters["tombstones"]
+        known = known_ids or {}
+        flagged = tombstoned_ids or {}
+        project_ids: set[int] = set()
+        for page in client.project_pages("created_at", progress):
+            project_ids.update(int(r["id"]) for r in page.data)
+            progress.page_done(0)
+        run_ids: set[int] = set()
+        parents: list[int] = []
+        for page in client.run_pages(progress, "created_at"):
+            for row in page.data:
+                run_ids.add(int(row["id"]))
+                if row["attributes"].get("has_children"):
+                    parents.append(int(row["id"]))
+            progress.page_done(0)
+        missing_projects = sorted(
+            known.get(ENTITY_PROJECT, set()) - project_ids - flagged.get(ENTITY_PROJECT, set())
+        )
+        alive = client.projects_by_id([str(i) for i in missing_projects], progress)
+        vanished_projects = [i for i in missing_projects if str(i) not in alive]
+        missing_runs = sorted(
+            known.get(ENTITY_RUN, set()) - run_ids - flagged.get(ENTITY_RUN, set())
+        )
+        alive_runs = {
+            int(row["id"])
+            for batch in client.runs_by_id([str(i) for i in missing_runs], progress)
+            for row in batch
+        }
+        vanished_runs = [i for i in missing_runs if i not in alive_runs]
+        detected_at = datetime.now(UTC)
+        for entity, vanished, seen in (
+            (ENTITY_PROJECT, vanished_projects, project_ids),
+            (ENTITY_RUN, vanished_runs, run_ids),
+        ):
+            back = sorted(flagged.get(entity, set()) & seen)
+            table = tombstone_table(entity, vanished, back, detected_at)
+            progress.page_done(table.num_rows)
+            yield _to_table("tombstones", table)
+        yield _to_table("run_parents", walk_children(parents))
+
+    return [projects, runs, tombstones]

@@ -1,0 +1,207 @@
+"""Pure transforms from Model Lab JSON:API resources to typed Arrow tables."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from ..common.arrow import TIMESTAMP, Field, build_table, parse_timestamp
+from ..common.errors import SchemaDriftError
+from .settings import DROPPED_ATTRIBUTES, VOLATILE_ATTRIBUTES
+
+PROJECT_FIELDS = (
+    Field("project_id", "int", source="id"),
+    Field("name", "text"),
+    Field("description", "text"),
+    Field("owner_id", "text"),
+    Field("artifact_storage_location", "text"),
+    Field("external_url", "text"),
+    Field("is_starred", "bool"),
+    Field("created_at", "timestamp"),
+    Field("updated_at", "timestamp"),
+    Field("deleted_at", "timestamp"),
+)
+RUN_FIELDS = (
+    Field("run_id", "int", source="id"),
+    Field("project_id", "int"),
+    Field("name", "text"),
+    Field("description", "text"),
+    Field("status", "text"),
+    Field("owner_id", "text"),
+    Field("created_at", "timestamp"),
+    Field("updated_at", "timestamp"),
+    Field("started_at", "timestamp"),
+    Field("completed_at", "timestamp"),
+    Field("duration", "float"),
+    Field("has_children", "bool"),
+    Field("is_pinned", "bool"),
+    Field("external_url", "text"),
+    Field("mlflow_artifact_location", "text"),
+    Field("deleted_at", "timestamp"),
+)
+KEY_VALUE_FIELDS = (Field("key", "text"), Field("value", "text"))
+METRIC_FIELDS = (
+    Field("key", "text"),
+    Field("count", "int"),
+    Field("first_step", "int"),
+    Field("last_step", "int"),
+    Field("latest", "float"),
+    Field("min", "float"),
+    Field("max", "float"),
+    Field("mean", "float"),
+    Field("stddev", "float"),
+)
+PARENT_FIELDS = (Field("run_id", "int"), Field("parent_run_id", "int"))
+
+# attribute holding a list -> (child table, its fields); children carry the parent id + position
+PROJECT_CHILDREN = {"tags": ("project_tags", KEY_VALUE_FIELDS)}
+RUN_CHILDREN = {
+    "params": ("run_params", KEY_VALUE_FIELDS),
+    "tags": ("run_tags", KEY_VALUE_FIELDS),
+    "metric_summaries": ("run_metrics", METRIC_FIELDS),
+}
+
+
+def resource_id(resource: dict[str, Any], table: str) -> int:
+    """The numeric id of a JSON:API resource (sent as a string)."""
+    raw = resource.get("id")
+    try:
+        return int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SchemaDriftError(table, "id", "numeric string", raw, raw) from None
+
+
+def attributes(resource: dict[str, Any], table: str) -> dict[str, Any]:
+    attrs = resource.get("attributes")
+    if not isinstance(attrs, dict):
+        raise SchemaDriftError(table, "attributes", "object", attrs, resource.get("id"))
+    return attrs
+
+
+def updated_at(resource: dict[str, Any], table: str) -> datetime:
+    value = attributes(resource, table).get("updated_at")
+    if not isinstance(value, str):
+        raise SchemaDriftError(table, "updated_at", "ISO-8601 string", value, resource.get("id"))
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        raise SchemaDriftError(
+            table, "updated_at", "ISO-8601 timestamp", value, resource.get("id")
+        ) from None
+
+
+def fingerprint(resource: dict[str, Any]) -> str:
+    """A hash of a resource's content, ignoring per-caller and per-query attributes."""
+    attrs = {
+        k: v for k, v in resource.get("attributes", {}).items() if k not in VOLATILE_ATTRIBUTES
+    }
+    digest = hashlib.blake2b(orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS), digest_size=12)
+    return digest.hexdigest()
+
+
+def to_tables(
+    resources: Sequence[dict[str, Any]],
+    *,
+    table: str,
+    id_column: str,
+    fields: Sequence[Field],
+    children: dict[str, tuple[str, Sequence[Field]]],
+    synced_at: datetime,
+) -> dict[str, pa.Table]:
+    """Split resources into a root table and one table per child list, all stamped `_synced_at`.
+
+    `_synced_at` ties a child row to the version of its parent it came from: a parent whose
+    list became empty leaves old child rows behind, which staging drops by this stamp.
+    """
+    ids = [resource_id(r, table) for r in resources]
+    roots: list[dict[str, Any]] = []
+    child_rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in children.values()}
+    child_ids: dict[str, list[int]] = {name: [] for name, _ in children.values()}
+    for row_id, resource in zip(ids, resources, strict=True):
+        attrs = attributes(resource, table)
+        root = {"id": row_id}
+        for key, value in attrs.items():
+            if key in DROPPED_ATTRIBUTES:
+                continue
+            if key in children:
+                child_table = children[key][0]
+                if value is None:
+                    continue
+                if not isinstance(value, list):
+                    raise SchemaDriftError(table, key, "list", value, row_id)
+                for position, item in enumerate(value):
+                    if not isinstance(item, dict):
+                        raise SchemaDriftError(child_table, key, "object", item, row_id)
+                    child_rows[child_table].append({**item, "_position": position})
+                    child_ids[child_table].append(row_id)
+                continue
+            root[key] = value
+        roots.append(root)
+    stamp = {"_synced_at": (synced_at, TIMESTAMP)}
+    tables = {table: build_table(table, roots, fields, row_ids=ids, constants=stamp)}
+    for child_table, child_fields in children.values():
+        rows = child_rows[child_table]
+        parent_ids = child_ids[child_table]
+        built = build_table(
+            child_table,
+            rows,
+            (Field("_position", "int"), *child_fields),
+            row_ids=parent_ids,
+            constants=stamp,
+        )
+        tables[child_table] = built.add_column(0, id_column, pa.array(parent_ids, pa.int64()))
+    return tables
+
+
+def project_tables(resources: Sequence[dict[str, Any]], synced_at: datetime) -> dict[str, pa.Table]:
+    return to_tables(
+        resources,
+        table="projects",
+        id_column="project_id",
+        fields=PROJECT_FIELDS,
+        children=PROJECT_CHILDREN,
+        synced_at=synced_at,
+    )
+
+
+def run_tables(resources: Sequence[dict[str, Any]], synced_at: datetime) -> dict[str, pa.Table]:
+    return to_tables(
+        resources,
+        table="runs",
+        id_column="run_id",
+        fields=RUN_FIELDS,
+        children=RUN_CHILDREN,
+        synced_at=synced_at,
+    )
+
+
+def parent_table(edges: Sequence[tuple[int, int]], synced_at: datetime) -> pa.Table:
+    rows = [{"run_id": child, "parent_run_id": parent} for child, parent in edges]
+    return build_table(
+        "run_parents",
+        rows,
+        PARENT_FIELDS,
+        row_ids=[child for child, _ in edges],
+        constants={"_synced_at": (synced_at, TIMESTAMP)},
+        extras=False,
+    )
+
+
+def tombstone_table(
+    entity: str, vanished: Sequence[int], reappeared: Sequence[int], detected_at: datetime
+) -> pa.Table:
+    """Rows for ids that vanished from the API (flagged) or came back (flag removed)."""
+    ids = [*vanished, *reappeared]
+    return pa.table(
+        {
+            "entity": pa.array([entity] * len(ids), pa.string()),
+            "id": pa.array(ids, pa.int64()),
+            "detected_at": pa.array([detected_at] * len(ids), TIMESTAMP),
+            "reappeared": pa.array([False] * len(vanished) + [True] * len(reappeared), pa.bool_()),
+        }
+    )

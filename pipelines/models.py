@@ -1,0 +1,113 @@
+"""Build the SQL models in `sql/` as views and run the audits.
+
+Each file holds one `select`; the runner owns materialisation: `sql/staging/*.sql` become views
+in schema `staging`, `sql/marts/*.sql` views in schema `analytics`, named after the file.
+Dependencies come from the tables each query reads (parsed with sqlglot), so files build in
+the right order whatever their names. `sql/audits/*.sql` must each return zero rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from .common.errors import LabsyncError
+
+logger = logging.getLogger("labsync.models")
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+LAYERS = {"staging": "staging", "marts": "analytics"}
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL file and the view it becomes."""
+
+    schema: str
+    name: str
+    path: Path
+    sql: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class AuditFailure:
+    name: str
+    rows: int
+    sample: list[tuple[object, ...]]
+
+
+class ModelError(LabsyncError):
+    """A model failed to build or an audit found rows."""
+
+
+def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
+    models = []
+    for folder, schema in LAYERS.items():
+        for path in sorted((sql_dir / folder).rglob("*.sql")):
+            sql = path.read_text(encoding="utf-8").strip().rstrip(";")
+            models.append(Model(schema, path.stem, path, sql))
+    return models
+
+
+def dependencies(model: Model, names: set[str]) -> set[str]:
+    tree = sqlglot.parse_one(model.sql, read="duckdb")
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    found = set()
+    for table in tree.find_all(exp.Table):
+        qualified = f"{table.db}.{table.name}" if table.db else table.name
+        if qualified in names and table.name not in ctes:
+            found.add(qualified)
+    return found
+
+
+def build_order(models: list[Model]) -> list[Model]:
+    by_name = {m.qualified: m for m in models}
+    graph = {m.qualified: dependencies(m, set(by_name)) for m in models}
+    try:
+        return [by_name[name] for name in TopologicalSorter(graph).static_order()]
+    except CycleError as exc:
+        raise ModelError(f"models depend on each other in a cycle: {exc.args[1]}") from None
+
+
+def build(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[Model]:
+    """Create or replace every view, in dependency order, in one transaction."""
+    models = build_order(discover(sql_dir))
+    con.execute("begin transaction")
+    try:
+        for schema in LAYERS.values():
+            con.execute(f"create schema if not exists {schema}")
+        for model in models:
+            try:
+                con.execute(f"create or replace view {model.qualified} as\n{model.sql}")
+            except duckdb.Error as exc:
+                raise ModelError(f"model {model.path.name} failed to build: {exc}") from None
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    logger.info("built %d views", len(models))
+    return models
+
+
+def run_audits(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[AuditFailure]:
+    failures = []
+    for path in sorted((sql_dir / "audits").glob("*.sql")):
+        sql = path.read_text(encoding="utf-8").strip().rstrip(";")
+        try:
+            rows = con.execute(sql).fetchall()
+        except duckdb.Error as exc:
+            raise ModelError(f"audit {path.stem} failed to run: {exc}") from None
+        if rows:
+            failures.append(AuditFailure(path.stem, len(rows), rows[:3]))
+            logger.error("audit %s failed: %d rows, e.g. %s", path.stem, len(rows), rows[:3])
+    return failures
