@@ -1,0 +1,174 @@
+"""Benchmark: full Model Lab sync vs the fetch floor, then an incremental sync after 1% changes.
+
+Everything runs side by side in one invocation against one emulator process:
+1. fetch floor: GET and JSON-parse every runs page (100 per page) and the projects pages;
+2. full sync: `labsync sync` in a child process (wall time, runs/s, peak RSS);
+3. incremental: 1% of runs updated through the emulator's control API, then a second sync
+   (wall time and the requests it made).
+
+Usage: python -m bench.sync_bench [--runs 100000] [--projects 20] [--seed 1] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import requests
+
+logger = logging.getLogger("labsync.bench")
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADERS = {"DD-API-KEY": "bench-api-key", "DD-APPLICATION-KEY": "bench-app-key"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_emulator(runs: int, projects: int, seed: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "--port", str(port), "--runs", str(runs),
+         "--projects", str(projects), "--seed", str(seed)],
+        cwd=ROOT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base_url}/_emulator/health", timeout=1).ok:
+                return process, base_url
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("emulator did not start")
+
+
+def fetch_floor(base_url: str) -> tuple[float, int, int]:
+    """Seconds, rows and requests to only GET and parse every list page."""
+    session = requests.Session()
+    session.headers.update(HEADERS)
+    rows = calls = 0
+    started = time.perf_counter()
+    for path in ("projects", "runs"):
+        number: int | None = None
+        while True:
+            params: dict[str, Any] = {"sort": "-updated_at", "page[size]": 100}
+            if number is not None:
+                params["page[number]"] = number
+            body = orjson.loads(
+                session.get(f"{base_url}/api/v2/model-lab-api/{path}", params=params).content
+            )
+            calls += 1
+            rows += len(body["data"])
+            number = body["meta"]["page"].get("next_number")
+            if number is None or not body["data"]:
+                break
+    return time.perf_counter() - started, rows, calls
+
+
+def run_sync(base_url: str, warehouse: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one `labsync sync` in a child process."""
+    env = {
+        **os.environ,
+        "SOURCES__DATADOG__BASE_URL": base_url,
+        "SOURCES__DATADOG__API_KEY": HEADERS["DD-API-KEY"],
+        "SOURCES__DATADOG__APP_KEY": HEADERS["DD-APPLICATION-KEY"],
+    }
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "pipelines", "--log-level", "WARNING", "sync", "--warehouse",
+         str(warehouse)],
+        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the max over all children so far: the sync is the largest
+    return seconds, max(peak, before) / 1024
+
+
+def change_runs(base_url: str, fraction: float, seed: int) -> int:
+    run_ids = requests.get(f"{base_url}/_emulator/model-lab/run-ids", timeout=60).json()
+    chosen = random.Random(seed).sample(run_ids, max(1, int(len(run_ids) * fraction)))
+    session = requests.Session()
+    for run_id in chosen:
+        session.patch(
+            f"{base_url}/_emulator/model-lab/runs/{run_id}", json={"description": "bench edit"}
+        ).raise_for_status()
+    return len(chosen)
+
+
+def api_requests(base_url: str) -> int:
+    log = requests.get(f"{base_url}/_emulator/requests", timeout=60).json()
+    return sum(1 for r in log if r["path"].startswith("/api/"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--projects", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+    build_started = time.perf_counter()
+    emulator, base_url = start_emulator(args.runs, args.projects, args.seed)
+    logger.info("emulator up with %d runs in %.1fs", args.runs, time.perf_counter() - build_started)
+    try:
+        floor_s, floor_rows, floor_calls = fetch_floor(base_url)
+        logger.info("fetch floor: %.1fs for %d rows in %d requests", floor_s, floor_rows,
+                    floor_calls)
+        with tempfile.TemporaryDirectory() as tmp:
+            warehouse = Path(tmp) / "bench.duckdb"
+            requests.delete(f"{base_url}/_emulator/requests", timeout=10)
+            full_s, peak_mib = run_sync(base_url, warehouse)
+            full_requests = api_requests(base_url)
+            logger.info("full sync: %.1fs, %d requests", full_s, full_requests)
+            changed = change_runs(base_url, 0.01, args.seed)
+            requests.delete(f"{base_url}/_emulator/requests", timeout=10)
+            incr_s, _ = run_sync(base_url, warehouse)
+            incr_requests = api_requests(base_url)
+            size_mib = warehouse.stat().st_size / 2**20
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+
+    figures = {
+        "runs": args.runs,
+        "fetch_floor_s": round(floor_s, 2),
+        "fetch_floor_requests": floor_calls,
+        "full_sync_s": round(full_s, 2),
+        "full_sync_runs_per_s": round(args.runs / full_s),
+        "full_sync_requests": full_requests,
+        "full_vs_floor": round(full_s / floor_s, 2),
+        "peak_rss_mib": round(peak_mib),
+        "warehouse_mib": round(size_mib, 1),
+        "incremental_changed_runs": changed,
+        "incremental_s": round(incr_s, 2),
+        "incremental_requests": incr_requests,
+    }
+    sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
