@@ -1,0 +1,1 @@
+"""Tests of the vendor-API emulator (``emulator/``)."""
