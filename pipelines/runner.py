@@ -81,7 +81,9 @@ def _ids_in_warehouse(warehouse: Path) -> tuple[dict[str, set[int]], dict[str, s
                 ids = con.execute(f"select {column} from {dataset}.{table}").fetchnumpy()[column]
                 known[entity] = set(ids.tolist())
         if table_exists(con, dataset, "tombstones"):
-            for entity, row_id in con.execute(f"select entity, id from {dataset}.tombstones"):
+            for entity, row_id in con.execute(
+                f"select entity, id from {dataset}.tombstones"
+            ).fetchall():
                 flagged.setdefault(entity, set()).add(row_id)
     return known, flagged
 

