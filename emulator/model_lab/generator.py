@@ -318,6 +318,11 @@ def _generate_structure(
     is_sweep = rng.random(n) < SWEEP_GROUP_PROB
     children = rng.integers(5, 41, n)
     folds = np.where(rng.random(n) < CV_SWEEP_PROB, CV_FOLDS, 0)
+    if n >= 40:
+        # small data sets still show the whole tree shape: an early cross-validated sweep
+        is_sweep[2] = True
+        children[2] = 5
+        folds[np.flatnonzero(is_sweep)[0]] = CV_FOLDS
     size = np.where(is_sweep, 1 + children * (1 + folds), 1).astype(np.int64)
     ends = np.cumsum(size)
     n_groups = int(np.searchsorted(ends, n)) + 1
