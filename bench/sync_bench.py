@@ -43,8 +43,19 @@ def free_port() -> int:
 def start_emulator(runs: int, projects: int, seed: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", str(port), "--runs", str(runs),
-         "--projects", str(projects), "--seed", str(seed)],
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            str(port),
+            "--runs",
+            str(runs),
+            "--projects",
+            str(projects),
+            "--seed",
+            str(seed),
+        ],
         cwd=ROOT,
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -93,9 +104,20 @@ def run_sync(base_url: str, warehouse: Path) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "pipelines", "--log-level", "WARNING", "sync", "--warehouse",
-         str(warehouse)],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "pipelines",
+            "--log-level",
+            "WARNING",
+            "sync",
+            "--warehouse",
+            str(warehouse),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -133,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("emulator up with %d runs in %.1fs", args.runs, time.perf_counter() - build_started)
     try:
         floor_s, floor_rows, floor_calls = fetch_floor(base_url)
-        logger.info("fetch floor: %.1fs for %d rows in %d requests", floor_s, floor_rows,
-                    floor_calls)
+        logger.info(
+            "fetch floor: %.1fs for %d rows in %d requests", floor_s, floor_rows, floor_calls
+        )
         with tempfile.TemporaryDirectory() as tmp:
             warehouse = Path(tmp) / "bench.duckdb"
             requests.delete(f"{base_url}/_emulator/requests", timeout=10)

@@ -14,17 +14,26 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def labsync(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SOURCES__", "DD_", "LABSYNC_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DD_", "LABSYNC_"))
+    }
     return subprocess.run(
         [sys.executable, "-m", "pipelines", *args],
-        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
 def test_missing_api_key_exits_2_before_any_request(emulator: Emulator, tmp_path: Path) -> None:
-    done = labsync("sync", "--warehouse", str(tmp_path / "w.duckdb"),
-                   env={"SOURCES__DATADOG__BASE_URL": emulator.base_url})
+    done = labsync(
+        "sync",
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        env={"SOURCES__DATADOG__BASE_URL": emulator.base_url},
+    )
     assert done.returncode == 2
     assert "SOURCES__DATADOG__API_KEY" in done.stderr and "DD_API_KEY" in done.stderr
     assert emulator.requests == []
@@ -32,15 +41,23 @@ def test_missing_api_key_exits_2_before_any_request(emulator: Emulator, tmp_path
 
 
 def test_missing_app_key_names_it(emulator: Emulator, tmp_path: Path) -> None:
-    done = labsync("sync", "--warehouse", str(tmp_path / "w.duckdb"),
-                   env={"SOURCES__DATADOG__BASE_URL": emulator.base_url, "DD_API_KEY": API_KEY})
+    done = labsync(
+        "sync",
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        env={"SOURCES__DATADOG__BASE_URL": emulator.base_url, "DD_API_KEY": API_KEY},
+    )
     assert done.returncode == 2
     assert "SOURCES__DATADOG__APP_KEY" in done.stderr and "DD_APP_KEY" in done.stderr
 
 
 def test_unknown_site_and_bad_usage_exit_2(tmp_path: Path) -> None:
-    done = labsync("sync", "--warehouse", str(tmp_path / "w.duckdb"),
-                   env={"DD_API_KEY": "a", "DD_APP_KEY": "b", "DD_SITE": "datadoghq.moon"})
+    done = labsync(
+        "sync",
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        env={"DD_API_KEY": "a", "DD_APP_KEY": "b", "DD_SITE": "datadoghq.moon"},
+    )
     assert done.returncode == 2 and "datadoghq.moon" in done.stderr
     assert labsync("sync", "--no-such-flag", env={}).returncode == 2
     missing = labsync("models", "--warehouse", str(tmp_path / "none.duckdb"), env={})
@@ -50,14 +67,19 @@ def test_unknown_site_and_bad_usage_exit_2(tmp_path: Path) -> None:
 def test_sync_via_dd_env_vars_and_no_secret_anywhere(emulator: Emulator, tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     emulator.faults.configure("429=0.1,5xx=0.1,truncate=0.05,seed=5")
-    env = {"SOURCES__DATADOG__BASE_URL": emulator.base_url, "DD_API_KEY": API_KEY,
-           "DD_APP_KEY": APP_KEY, "RUNTIME__REQUEST_BACKOFF_FACTOR": "0.01"}
+    env = {
+        "SOURCES__DATADOG__BASE_URL": emulator.base_url,
+        "DD_API_KEY": API_KEY,
+        "DD_APP_KEY": APP_KEY,
+        "RUNTIME__REQUEST_BACKOFF_FACTOR": "0.01",
+    }
     done = labsync("--log-level", "DEBUG", "sync", "--warehouse", str(warehouse), env=env)
     assert done.returncode == 0, done.stderr
     assert "rows loaded" in done.stdout
     # a wrong key fails with exit 1 and a message that names the status, not the key
-    bad = labsync("sync", "--warehouse", str(warehouse),
-                  env={**env, "DD_APP_KEY": "wrong-app-key-xyz"})
+    bad = labsync(
+        "sync", "--warehouse", str(warehouse), env={**env, "DD_APP_KEY": "wrong-app-key-xyz"}
+    )
     assert bad.returncode == 1 and "403" in bad.stderr
     outputs = done.stdout + done.stderr + bad.stdout + bad.stderr
     for secret in (API_KEY, APP_KEY, "wrong-app-key-xyz"):

@@ -65,7 +65,7 @@ def test_change_inside_window_and_watched_row_refresh() -> None:
     first.commit()
     changed = [row(3, "2026-01-01T10:00:30Z", name="renamed")]
     second = tracker(state)
-    selected, reached_end = second.select(changed)
+    selected, _ = second.select(changed)
     assert [r["name"] for r in selected] == ["renamed"]
     # row 2 (running) was not listed this time: it must be re-read by id
     assert second.pending_watch_ids() == ["2"]

@@ -137,15 +137,23 @@ def test_full_sync_exact_rows_and_values(datadog_env: Emulator, warehouse: Path)
         for m in a["metric_summaries"]
     )
     # the hierarchy: every child of every parent points at it
-    edges = set(query(warehouse, "select run_id, parent_run_id from analytics.model_lab_runs "
-                                 "where parent_run_id is not null"))
-    expected_edges = {(c, p) for p in run_ids if attrs(emu, p)["has_children"]
-                      for c in ml.children(p)}
+    edges = set(
+        query(
+            warehouse,
+            "select run_id, parent_run_id from analytics.model_lab_runs "
+            "where parent_run_id is not null",
+        )
+    )
+    expected_edges = {
+        (c, p) for p in run_ids if attrs(emu, p)["has_children"] for c in ml.children(p)
+    }
     assert edges == expected_edges and expected_edges
     # soft-deleted rows from the generator are flagged
     soft = {i for i in run_ids if attrs(emu, i).get("deleted_at")}
-    flagged = {r[0] for r in query(warehouse, "select run_id from analytics.model_lab_runs "
-                                              "where is_deleted")}
+    flagged = {
+        r[0]
+        for r in query(warehouse, "select run_id from analytics.model_lab_runs where is_deleted")
+    }
     assert flagged == soft and soft
 
 
@@ -158,20 +166,32 @@ def test_public_view_types(datadog_env: Emulator, warehouse: Path) -> None:
             "where table_schema = 'analytics'",
         )
     )
-    for column in ("model_lab_runs.run_id", "model_lab_runs.project_id",
-                   "model_lab_runs.parent_run_id", "model_lab_projects.project_id",
-                   "model_lab_run_metrics.count", "model_lab_run_params.run_id"):
+    for column in (
+        "model_lab_runs.run_id",
+        "model_lab_runs.project_id",
+        "model_lab_runs.parent_run_id",
+        "model_lab_projects.project_id",
+        "model_lab_run_metrics.count",
+        "model_lab_run_params.run_id",
+    ):
         assert types[column] == "BIGINT", column
-    for column in ("model_lab_runs.created_at", "model_lab_runs.updated_at",
-                   "model_lab_runs.started_at", "model_lab_runs.completed_at",
-                   "model_lab_runs.deleted_at", "model_lab_projects.created_at"):
+    for column in (
+        "model_lab_runs.created_at",
+        "model_lab_runs.updated_at",
+        "model_lab_runs.started_at",
+        "model_lab_runs.completed_at",
+        "model_lab_runs.deleted_at",
+        "model_lab_projects.created_at",
+    ):
         assert types[column] == "TIMESTAMP WITH TIME ZONE", column
     assert types["model_lab_run_params.value_double"] == "DOUBLE"
     assert types["model_lab_runs.duration_s"] == "DOUBLE"
     assert types["model_lab_runs.is_deleted"] == "BOOLEAN"
     # no dlt variant columns anywhere in the raw dataset
-    raw_columns = query(warehouse, "select column_name from information_schema.columns "
-                                   "where table_schema = 'raw_model_lab'")
+    raw_columns = query(
+        warehouse,
+        "select column_name from information_schema.columns where table_schema = 'raw_model_lab'",
+    )
     assert not [c for (c,) in raw_columns if "__v_" in c]
 
 
@@ -214,10 +234,19 @@ def test_child_rows_replaced_with_their_run(datadog_env: Emulator, warehouse: Pa
     with_params = next(i for i in ml.run_ids() if attrs(emu, i)["params"])
     ml.update_run(with_params, params=None, tags=[{"key": "only", "value": "tag"}])
     run_sync(warehouse)
-    assert query(warehouse, "select count(*) from analytics.model_lab_run_params "
-                            "where run_id = ?", [with_params])[0][0] == 0
-    assert query(warehouse, "select key, value from analytics.model_lab_run_tags "
-                            "where run_id = ?", [with_params]) == [("only", "tag")]
+    assert (
+        query(
+            warehouse,
+            "select count(*) from analytics.model_lab_run_params where run_id = ?",
+            [with_params],
+        )[0][0]
+        == 0
+    )
+    assert query(
+        warehouse,
+        "select key, value from analytics.model_lab_run_tags where run_id = ?",
+        [with_params],
+    ) == [("only", "tag")]
 
 
 def test_running_run_reread_without_updated_at_change(
@@ -233,8 +262,13 @@ def test_running_run_reread_without_updated_at_change(
     emu.model_lab.update_run(running, touch=False, metric_summaries=bumped)
     result = run_sync(warehouse)
     assert result.rows_by_table.get("runs") == 1
-    counts = dict(query(warehouse, "select key, count from analytics.model_lab_run_metrics "
-                                   "where run_id = ?", [running]))
+    counts = dict(
+        query(
+            warehouse,
+            "select key, count from analytics.model_lab_run_metrics where run_id = ?",
+            [running],
+        )
+    )
     assert counts == {m["key"]: m["count"] for m in bumped}
 
 
@@ -243,16 +277,23 @@ def test_soft_delete_sets_is_deleted(datadog_env: Emulator, warehouse: Path) -> 
     run_sync(warehouse)
     run_id = next(i for i in emu.model_lab.run_ids() if not attrs(emu, i).get("deleted_at"))
     project_id = next(
-        p for p in emu.model_lab.project_ids()
+        p
+        for p in emu.model_lab.project_ids()
         if not emu.model_lab.get_project(p)["attributes"].get("deleted_at")
     )
     emu.model_lab.soft_delete_run(run_id)
     emu.model_lab.soft_delete_project(project_id)
     run_sync(warehouse)
-    assert query(warehouse, "select is_deleted, deleted_at is not null from "
-                            "analytics.model_lab_runs where run_id = ?", [run_id]) == [(True, True)]
-    assert query(warehouse, "select is_deleted from analytics.model_lab_projects "
-                            "where project_id = ?", [project_id]) == [(True,)]
+    assert query(
+        warehouse,
+        "select is_deleted, deleted_at is not null from analytics.model_lab_runs where run_id = ?",
+        [run_id],
+    ) == [(True, True)]
+    assert query(
+        warehouse,
+        "select is_deleted from analytics.model_lab_projects where project_id = ?",
+        [project_id],
+    ) == [(True,)]
 
 
 def test_hard_delete_flagged_by_reconcile(datadog_env: Emulator, warehouse: Path) -> None:
@@ -263,22 +304,43 @@ def test_hard_delete_flagged_by_reconcile(datadog_env: Emulator, warehouse: Path
     n_params = len(attrs(emu, victim)["params"])
     ml.delete_run(victim)
     run_sync(warehouse)  # a plain sync cannot see a hard delete
-    assert query(warehouse, "select is_deleted from analytics.model_lab_runs where run_id = ?",
-                 [victim]) == [(False,)]
+    assert query(
+        warehouse, "select is_deleted from analytics.model_lab_runs where run_id = ?", [victim]
+    ) == [(False,)]
     run_sync(warehouse, reconcile=True)
-    flagged = query(warehouse, "select is_deleted, vanished_detected_at from "
-                               "analytics.model_lab_runs where run_id = ?", [victim])
+    flagged = query(
+        warehouse,
+        "select is_deleted, vanished_detected_at from analytics.model_lab_runs where run_id = ?",
+        [victim],
+    )
     assert flagged[0][0] is True and flagged[0][1] is not None
     # history is kept: the run and its params are still there
-    assert query(warehouse, "select count(*) from analytics.model_lab_run_params where run_id = ?",
-                 [victim])[0][0] == n_params
-    flagged_ids = {r[0] for r in query(warehouse, "select run_id from analytics.model_lab_runs "
-                                                  "where vanished_detected_at is not null")}
+    assert (
+        query(
+            warehouse,
+            "select count(*) from analytics.model_lab_run_params where run_id = ?",
+            [victim],
+        )[0][0]
+        == n_params
+    )
+    flagged_ids = {
+        r[0]
+        for r in query(
+            warehouse,
+            "select run_id from analytics.model_lab_runs where vanished_detected_at is not null",
+        )
+    }
     assert flagged_ids == {victim}
     # a second reconcile keeps the first detection time
     run_sync(warehouse, reconcile=True)
-    assert query(warehouse, "select vanished_detected_at from analytics.model_lab_runs "
-                            "where run_id = ?", [victim])[0][0] == flagged[0][1]
+    assert (
+        query(
+            warehouse,
+            "select vanished_detected_at from analytics.model_lab_runs where run_id = ?",
+            [victim],
+        )[0][0]
+        == flagged[0][1]
+    )
 
 
 def test_idempotent_reruns_leave_no_duplicates(datadog_env: Emulator, warehouse: Path) -> None:
@@ -288,14 +350,17 @@ def test_idempotent_reruns_leave_no_duplicates(datadog_env: Emulator, warehouse:
     run_sync(warehouse, full_refresh=True)
     run_sync(warehouse)
     assert snapshot(warehouse) == first
-    for table, key in (("projects", "project_id"), ("runs", "run_id"),
-                       ("run_parents", "run_id")):
-        dupes = query(warehouse, f"select {key} from raw_model_lab.{table} "
-                                 f"group by {key} having count(*) > 1")
+    for table, key in (("projects", "project_id"), ("runs", "run_id"), ("run_parents", "run_id")):
+        dupes = query(
+            warehouse, f"select {key} from raw_model_lab.{table} group by {key} having count(*) > 1"
+        )
         assert dupes == [], table
     for table in ("run_params", "run_tags", "run_metrics"):
-        dupes = query(warehouse, f"select run_id, key from raw_model_lab.{table} "
-                                 "group by run_id, key having count(*) > 1")
+        dupes = query(
+            warehouse,
+            f"select run_id, key from raw_model_lab.{table} "
+            "group by run_id, key having count(*) > 1",
+        )
         assert dupes == [], table
 
 
@@ -311,8 +376,9 @@ def test_update_during_paging_is_caught_next_sync(datadog_env: Emulator, warehou
     emu.on_request(move_when_page_two)
     run_sync(warehouse)
     run_sync(warehouse)
-    assert query(warehouse, "select name from analytics.model_lab_runs where run_id = ?",
-                 [moved]) == [("moved-to-front",)]
+    assert query(
+        warehouse, "select name from analytics.model_lab_runs where run_id = ?", [moved]
+    ) == [("moved-to-front",)]
     assert query(warehouse, "select count(*) from analytics.model_lab_runs")[0][0] == len(
         emu.model_lab.run_ids()
     )
@@ -320,8 +386,9 @@ def test_update_during_paging_is_caught_next_sync(datadog_env: Emulator, warehou
 
 def test_delete_during_paging_loses_no_row(datadog_env: Emulator, warehouse: Path) -> None:
     emu = datadog_env
-    ordered = sorted(emu.model_lab.run_ids(), key=lambda i: (attrs(emu, i)["updated_at"], i),
-                     reverse=True)
+    ordered = sorted(
+        emu.model_lab.run_ids(), key=lambda i: (attrs(emu, i)["updated_at"], i), reverse=True
+    )
     victims = ordered[:3]  # on page 0, already read when page 2 is requested
 
     def delete_when_page_two(request: Any) -> None:
@@ -382,8 +449,9 @@ def test_type_change_fails_loudly_and_keeps_warehouse(
     # once the API is fixed the next sync loads the run
     emu.model_lab.update_run(run_id, duration=12.5)
     run_sync(warehouse)
-    assert query(warehouse, "select duration_s from analytics.model_lab_runs where run_id = ?",
-                 [run_id]) == [(12.5,)]
+    assert query(
+        warehouse, "select duration_s from analytics.model_lab_runs where run_id = ?", [run_id]
+    ) == [(12.5,)]
 
 
 def test_new_api_field_lands_as_new_column(datadog_env: Emulator, warehouse: Path) -> None:
@@ -392,5 +460,6 @@ def test_new_api_field_lands_as_new_column(datadog_env: Emulator, warehouse: Pat
     run_id = emu.model_lab.run_ids()[0]
     emu.model_lab.update_run(run_id, gpu_hours=3.25)
     run_sync(warehouse)
-    assert query(warehouse, "select gpu_hours from raw_model_lab.runs where run_id = ?",
-                 [run_id]) == [(3.25,)]
+    assert query(
+        warehouse, "select gpu_hours from raw_model_lab.runs where run_id = ?", [run_id]
+    ) == [(3.25,)]
