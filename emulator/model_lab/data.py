@@ -42,6 +42,7 @@ MAX_FACET_VALUES = 1000
 _RENDER_CACHE_SIZE = 4096
 _LISTING_CACHE_SIZE = 32
 _SCAN_CHUNK = 4096
+_ARTIFACT_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ class ModelLabStore:
         self._order_cache: dict[tuple[str, bool], np.ndarray] = {}
         self._listing_cache: OrderedDict[tuple[Any, ...], _Listing] = OrderedDict()
         self._render_cache: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._artifact_cache: OrderedDict[int, list[ArtifactFile]] = OrderedDict()
         self._facet_cache: dict[tuple[Any, ...], Any] = {}
         self._pins: dict[str, dict[int, int]] = {}
         self._stars: dict[str, set[int]] = {}
@@ -230,9 +232,11 @@ class ModelLabStore:
         self._facet_cache.clear()
         if everything:
             self._render_cache.clear()
+            self._artifact_cache.clear()
         else:
             for row in rows:
                 self._render_cache.pop(row, None)
+                self._artifact_cache.pop(row, None)
 
     def _row(self, run_id: int) -> int:
         """Row of an alive run; KeyError("run not found") otherwise."""
@@ -1042,6 +1046,15 @@ class ModelLabStore:
     # Artifacts
 
     def _artifact_files(self, row: int) -> list[ArtifactFile]:
+        cached = self._artifact_cache.get(row)
+        if cached is None:
+            cached = self._compute_artifact_files(row)
+            self._artifact_cache[row] = cached
+            while len(self._artifact_cache) > _ARTIFACT_CACHE_SIZE:
+                self._artifact_cache.popitem(last=False)
+        return cached
+
+    def _compute_artifact_files(self, row: int) -> list[ArtifactFile]:
         explicit = self._explicit.get(row)
         if explicit is not None and explicit.get("artifacts") is not None:
             base = explicit["completed_at"] or explicit["started_at"]
@@ -1056,7 +1069,7 @@ class ModelLabStore:
         completed = None
         if cols.has_completed[row]:
             completed = started + round(float(cols.duration[row]) * 1_000_000)
-        return self._factory.artifact_tree(row, started, completed)
+        return self._factory.artifact_tree(row, started, completed, self._factory.run_uuid(row + 1))
 
     def run_artifacts(self, run_id: int, path: str) -> tuple[str, list[dict[str, Any]]]:
         """``(path_in_project, one directory level of files)``; KeyError for unknown runs.

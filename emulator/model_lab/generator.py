@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 from ..timeutil import US_PER_S, iso_s, to_us
 from .vocab import (
@@ -93,7 +93,7 @@ _SALT_STRUCT = 0x5354
 _M64 = (1 << 64) - 1
 
 # Task of each entry in PROJECT_NAMES (index into TASKS).
-_PROJECT_NAME_TASKS: tuple[int, ...] = (0, 0, 1, 1, 1, 0, 3, 2, 0, 3, 1, 1, 1, 0, 2, 0)
+_PROJECT_NAME_TASKS: tuple[int, ...] = (0, 2, 1, 1, 3, 0, 3, 2, 0, 3, 1, 0, 1, 0, 2, 0)
 
 
 def mix(*parts: int) -> int:
@@ -483,6 +483,18 @@ def hash_ids(seed: int, salt: int, ids: np.ndarray) -> np.ndarray:
     return _splitmix(_splitmix(np.asarray(ids, dtype=np.uint64) ^ key))
 
 
+def _splitmix_int(x: int) -> int:
+    z = (x + 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def hash_id(seed: int, salt: int, run_id: int) -> int:
+    """Scalar :func:`hash_ids` (same values, no numpy overhead)."""
+    return _splitmix_int(_splitmix_int((run_id & _M64) ^ mix(seed, salt)))
+
+
 def uniforms(seed: int, salt: int, ids: np.ndarray, count: int) -> np.ndarray:
     """``(len(ids), count)`` floats in [0, 1): a private random stream per id."""
     base = hash_ids(seed, salt, ids)[:, None]
@@ -500,6 +512,13 @@ def _permute(ids: np.ndarray, key: int) -> np.ndarray:
         x = x ^ (x >> np.uint64(32))
         x = x * np.uint64(_P2)
         return x ^ (x >> np.uint64(29))
+
+
+def _permute_int(run_id: int, key: int) -> int:
+    x = ((run_id ^ key) * _P1) & _M64
+    x ^= x >> 32
+    x = (x * _P2) & _M64
+    return x ^ (x >> 29)
 
 
 def _unpermute(value: int, key: int) -> int:
@@ -567,8 +586,9 @@ class RunFactory:
         return [f"{h:016x}{lo:016x}" for h, lo in zip(high, low, strict=True)]
 
     def run_uuid(self, run_id: int) -> str:
-        """Uuid of one run."""
-        return self.run_uuids(np.array([run_id]))[0]
+        """Uuid of one run (scalar version of :meth:`run_uuids`)."""
+        high = hash_id(self.seed, _SALT_UUID, run_id)
+        return f"{high:016x}{_permute_int(run_id, self._uuid_key):016x}"
 
     def run_id_from_uuid(self, text: str) -> int | None:
         """Inverse of :meth:`run_uuid`; None when ``text`` is not one of ours."""
@@ -896,7 +916,7 @@ class RunFactory:
     # artifacts ----------------------------------------------------------------------------
 
     def artifact_tree(
-        self, row: int, started_us: int, completed_us: int | None
+        self, row: int, started_us: int, completed_us: int | None, run_uuid: str
     ) -> list[ArtifactFile]:
         """Generated artifact files of a generated run, sorted by path."""
         cols = self.columns
@@ -912,7 +932,7 @@ class RunFactory:
         def add(path: str, size: int | None = None) -> None:
             text = size is None
             if size is None:
-                size = len(self.artifact_text(run_id, path))
+                size = len(self.artifact_text(run_id, path, run_uuid))
             created = max(started_us, base_us - rnd.randint(0, 600) * US_PER_S)
             files.append(ArtifactFile(path, size, created, text))
 
@@ -938,19 +958,19 @@ class RunFactory:
         files.sort(key=lambda f: f.path)
         return files
 
-    def artifact_text(self, run_id: int, path: str) -> bytes:
+    def artifact_text(self, run_id: int, path: str, run_uuid: str | None = None) -> bytes:
         """Deterministic text content of a generated text artifact."""
         path_hash = int.from_bytes(hashlib.blake2b(path.encode(), digest_size=8).digest(), "big")
         rnd = random.Random(mix(self.seed, _SALT_ART, run_id, path_hash))
         name = path.rsplit("/", 1)[-1]
-        run_uuid = self.run_uuid(run_id)
+        run_uuid = run_uuid or self.run_uuid(run_id)
         if name == "metrics.json":
             doc: dict[str, Any] = {
                 "run_id": run_uuid,
                 "final": {k: round(rnd.random(), 6) for k in ("loss", "val_loss", "score")},
                 "epochs": rnd.randint(1, 100),
             }
-            return json.dumps(doc, indent=2, sort_keys=True).encode() + b"\n"
+            return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
         if name == "MLmodel":
             return (
                 "artifact_path: model\nflavors:\n  python_function:\n"
@@ -966,7 +986,7 @@ class RunFactory:
                 "dropout": round(rnd.random() * 0.5, 3),
                 "comment": "généré automatiquement",
             }
-            return json.dumps(doc, indent=2, ensure_ascii=False).encode() + b"\n"
+            return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
         if name == "requirements.txt":
             return (
                 f"mlflow==2.{rnd.randint(10, 20)}.0\ntorch==2.{rnd.randint(1, 5)}.0\n"
