@@ -65,7 +65,9 @@ class RateDecision:
 class RateLimiter:
     """Thread-safe fixed-window limiter; ``spec`` None disables limiting (no headers)."""
 
-    def __init__(self, spec: RateLimitSpec | None = None, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, spec: RateLimitSpec | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
         self._spec: RateLimitSpec | None = None

@@ -16,12 +16,12 @@ Data shape:
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -548,19 +548,48 @@ _FIRST_STEPS = np.array((0, 0, 1), dtype=np.int64)
 _STRIDES = np.array((1, 1, 10, 50, 100), dtype=np.int64)
 
 
-@functools.cache
-def _metric_spec(keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Per-metric shape parameters as arrays (broadcast over the metric axis)."""
-    shapes = [METRIC_SHAPES[key] for key in keys]
-    return {
-        "s0": np.array([s[1][0] for s in shapes]),
-        "s1": np.array([s[1][1] for s in shapes]),
-        "e0": np.array([s[2][0] for s in shapes]),
-        "e1": np.array([s[2][1] for s in shapes]),
-        "flat": np.array([s[0] == "flat" for s in shapes]),
-        "once": np.array([s[0] == "once" for s in shapes]),
-        "always": np.array([key == "loss" for key in keys]),
-    }
+def _metric_table() -> dict[str, Any]:
+    """Per-(task, metric slot) shape parameters, padded to the largest task."""
+    slots = max(len(task.metrics) for task in TASKS)
+    shape = (len(TASKS), slots)
+    table: dict[str, Any] = {name: np.zeros(shape) for name in ("s0", "s1", "e0", "e1")}
+    for name in ("flat", "once", "always", "valid"):
+        table[name] = np.zeros(shape, dtype=np.bool_)
+    names = [""] * (len(TASKS) * slots)
+    for t, task in enumerate(TASKS):
+        for j, key in enumerate(task.metrics):
+            kind, (s0, s1), (e0, e1) = METRIC_SHAPES[key]
+            table["s0"][t, j], table["s1"][t, j] = s0, s1
+            table["e0"][t, j], table["e1"][t, j] = e0, e1
+            table["flat"][t, j] = kind == "flat"
+            table["once"][t, j] = kind == "once"
+            table["always"][t, j] = key == "loss"
+            table["valid"][t, j] = True
+            names[t * slots + j] = key
+    table["names"] = names
+    return table
+
+
+_METRIC_TABLE = _metric_table()
+
+
+def _param_table() -> dict[str, Any]:
+    """Param keys and value grids per task, padded to the largest task (object arrays)."""
+    slots = max(len(task.params) for task in TASKS)
+    width = max(len(values) for task in TASKS for _, values in task.params)
+    keys = [[key for key, _ in task.params] for task in TASKS]
+    values = np.full((len(TASKS), slots, width), "", dtype=object)
+    lens = np.ones((len(TASKS), slots), dtype=np.int64)
+    valid = np.zeros((len(TASKS), slots), dtype=np.bool_)
+    for t, task in enumerate(TASKS):
+        for j, (_, grid) in enumerate(task.params):
+            values[t, j, : len(grid)] = grid
+            lens[t, j] = len(grid)
+            valid[t, j] = True
+    return {"keys": keys, "values": values, "lens": lens, "valid": valid}
+
+
+_PARAM_TABLE = _param_table()
 
 
 class RunFactory:
@@ -660,28 +689,34 @@ class RunFactory:
         ranked = sorted(range(len(keys)), key=lambda i: draws[1 + i])[:count]
         return tuple(keys[i] for i in sorted(ranked))
 
-    @staticmethod
-    def _base_params(task: Task, draws: list[float], required: tuple[str, ...]) -> dict[str, str]:
-        params: dict[str, str] = {}
-        for index, (key, values) in enumerate(task.params):
-            if index < 2 or draws[1 + 2 * index] < 0.85 or key in required:
-                params[key] = values[int(draws[2 + 2 * index] * len(values))]
-        return params
-
     def params_batch(self, rows: np.ndarray) -> list[dict[str, str] | None]:
-        """Generated params of generated runs (None = logged without params)."""
+        """Generated params of generated runs (None = logged without params).
+
+        Sweep trials share their sweep's base values and vary the swept keys; folds copy their
+        trial's params and add ``fold`` / ``n_folds``.
+        """
         cols = self.columns
         rows = np.asarray(rows, dtype=np.int64)
         parents = cols.parent[rows].astype(np.int64)
         grand = np.where(parents >= 0, cols.parent[np.maximum(parents, 0)], -1).astype(np.int64)
         needed = np.unique(np.concatenate([rows, parents[parents >= 0], grand[grand >= 0]]))
-        draws = dict(
-            zip(
-                needed.tolist(),
-                uniforms(self.seed, _SALT_PARAMS, needed + 1, _PARAM_DRAWS).tolist(),
-                strict=True,
-            )
+        table = _PARAM_TABLE
+        slots = table["valid"].shape[1]
+        u = uniforms(self.seed, _SALT_PARAMS, needed + 1, _PARAM_DRAWS)
+        tasks = cols.task[needed].astype(np.int64)
+        include = table["valid"][tasks] & (
+            (np.arange(slots) < 2) | (u[:, 1 : 1 + 2 * slots : 2] < 0.85)
         )
+        choice = (u[:, 2 : 2 + 2 * slots : 2] * table["lens"][tasks]).astype(np.int64)
+        values = table["values"][tasks[:, None], np.arange(slots)[None, :], choice]
+        index = {row: k for k, row in enumerate(needed.tolist())}
+        no_params = (u[:, 0] < 0.06).tolist()
+        include_rows = include.tolist()
+        value_rows = values.tolist()
+        kinds = cols.kind[needed].tolist()
+        sibs = cols.sib[needed].tolist()
+        parent_of = cols.parent[needed].tolist()
+        task_of = tasks.tolist()
         sweep_rows = needed[cols.kind[needed] == KIND_SWEEP]
         sweep_draws = dict(
             zip(
@@ -690,152 +725,158 @@ class RunFactory:
                 strict=True,
             )
         )
-
         bases: dict[int, tuple[tuple[str, ...], dict[str, str]]] = {}
 
-        def sweep_base(parent: int, task: Task) -> tuple[tuple[str, ...], dict[str, str]]:
+        def base_of(k: int, required: tuple[str, ...] = ()) -> dict[str, str]:
+            keys = table["keys"][task_of[k]]
+            if not required:
+                return dict(compress(zip(keys, value_rows[k], strict=False), include_rows[k]))
+            return {
+                key: value
+                for key, value, inc in zip(keys, value_rows[k], include_rows[k], strict=False)
+                if inc or key in required
+            }
+
+        def sweep_base(parent: int) -> tuple[tuple[str, ...], dict[str, str]]:
             found = bases.get(parent)
             if found is None:
-                keys = self._sweep_keys(task, sweep_draws[parent])
-                found = (keys, self._base_params(task, draws[parent], keys))
+                k = index[parent]
+                swept = self._sweep_keys(TASKS[task_of[k]], sweep_draws[parent])
+                found = (swept, base_of(k, swept))
                 bases[parent] = found
             return found
 
         def params_of(row: int) -> dict[str, str] | None:
-            kind = int(cols.kind[row])
-            task = TASKS[int(cols.task[row])]
+            k = index[row]
+            kind = kinds[k]
             if kind == KIND_FOLD:
-                base = params_of(int(cols.parent[row])) or {}
-                return {**base, "fold": str(int(cols.sib[row])), "n_folds": str(CV_FOLDS)}
+                base = params_of(parent_of[k]) or {}
+                return {**base, "fold": str(sibs[k]), "n_folds": str(CV_FOLDS)}
             if kind == KIND_CHILD:
-                parent = int(cols.parent[row])
-                if int(cols.kind[parent]) != KIND_SWEEP:
-                    return self._base_params(task, draws[row], ())
-                keys, base_params = sweep_base(parent, task)
+                parent = parent_of[k]
+                if kinds[index[parent]] != KIND_SWEEP:
+                    return base_of(k)
+                swept, base_params = sweep_base(parent)
                 params = dict(base_params)
-                own = draws[row]
-                for index, (key, values) in enumerate(task.params):
-                    if key in keys:
-                        params[key] = _pick(values, own[2 + 2 * index])
+                keys = table["keys"][task_of[k]]
+                for slot, key in enumerate(keys):
+                    if key in swept:
+                        params[key] = value_rows[k][slot]
                 return params
             if kind == KIND_SWEEP:
-                keys, base_params = sweep_base(row, task)
-                params = dict(base_params)
-                params["search_space"] = ",".join(keys)
-                return params
-            if draws[row][0] < 0.06:
+                swept, base_params = sweep_base(row)
+                return {**base_params, "search_space": ",".join(swept)}
+            if no_params[k]:
                 return None
-            return self._base_params(task, draws[row], ())
+            return base_of(k)
 
         return [params_of(row) for row in rows.tolist()]
 
     # metrics -------------------------------------------------------------------------------
 
     def metrics_batch(self, rows: np.ndarray) -> list[list[dict[str, Any]]]:
-        """Generated metric summaries (consistent statistics) of generated runs."""
+        """Generated metric summaries (consistent statistics) of generated runs.
+
+        All rows and metric slots are computed in one vectorized pass over a
+        ``(rows, max metrics per task)`` grid; slot ``j`` of a row is metric ``j`` of its task.
+        """
         cols = self.columns
         rows = np.asarray(rows, dtype=np.int64)
         out: list[list[dict[str, Any]]] = [[] for _ in range(rows.size)]
         if rows.size == 0:
             return out
-        max_metrics = max(len(task.metrics) for task in TASKS)
-        u = uniforms(self.seed, _SALT_METRICS, rows + 1, 1 + max_metrics * _METRIC_DRAWS)
+        spec = _METRIC_TABLE
+        slots = spec["valid"].shape[1]
+        u = uniforms(self.seed, _SALT_METRICS, rows + 1, 1 + slots * _METRIC_DRAWS)
         status = cols.status[rows]
-        tasks = cols.task[rows]
+        task = cols.task[rows].astype(np.int64)
         active = (status != STATUS_CODE["pending"]) & (u[:, 0] >= 0.03)
-        in_progress = np.isin(status, UNFINISHED_CODES)
-        for task_index in np.unique(tasks).tolist():
-            idx = np.flatnonzero(active & (tasks == task_index))
-            if idx.size == 0:
-                continue
-            keys = TASKS[task_index].metrics
-            spec = _metric_spec(keys)
-            n_metrics = len(keys)
-            d = u[idx, 1 : 1 + n_metrics * _METRIC_DRAWS].reshape(idx.size, n_metrics, -1)
-            progress = in_progress[idx][:, None]
-            include = (d[:, :, 0] < 0.85) | spec["always"]
-            start = spec["s0"] + (spec["s1"] - spec["s0"]) * d[:, :, 1]
-            max_count = np.where(progress, 40, 500)
-            count = np.where(
-                (d[:, :, 2] < 0.03) | spec["once"],
-                1,
-                2 + (d[:, :, 3] * (max_count - 1)).astype(np.int64),
-            )
-            trend = spec["e0"] + (spec["e1"] - spec["e0"]) * d[:, :, 4]
-            end = np.where(spec["flat"], start * (0.9 + 0.2 * d[:, :, 4]), trend)
-            end = np.where(progress, start + (end - start) * (0.2 + 0.6 * d[:, :, 5]), end)
-            start = np.where(spec["once"], np.floor(start), start)
-            single = count == 1
-            low = np.where(single, start, np.minimum(start, end))
-            high = np.where(single, start, np.maximum(start, end))
-            latest = np.where(single, start, end)
-            mean = np.where(single, start, low + (high - low) * (0.25 + 0.35 * d[:, :, 6]))
-            stddev = np.where(single, 0.0, (high - low) * (0.1 + 0.25 * d[:, :, 7]))
-            first = _FIRST_STEPS[(d[:, :, 8] * 3).astype(np.int64)]
-            stride = _STRIDES[(d[:, :, 9] * 5).astype(np.int64)]
-            last = first + (count - 1) * stride
-            variant = (d[:, :, 10] < 0.95) * 2 + (d[:, :, 11] < 0.85)
-            variant = np.where(spec["once"], 0, variant)
-            keep_row, keep_metric = np.nonzero(include)
-            columns = zip(
-                idx[keep_row].tolist(),
-                keep_metric.tolist(),
-                variant[keep_row, keep_metric].tolist(),
-                count[keep_row, keep_metric].tolist(),
-                first[keep_row, keep_metric].tolist(),
-                last[keep_row, keep_metric].tolist(),
-                latest[keep_row, keep_metric].tolist(),
-                low[keep_row, keep_metric].tolist(),
-                high[keep_row, keep_metric].tolist(),
-                mean[keep_row, keep_metric].tolist(),
-                stddev[keep_row, keep_metric].tolist(),
-                strict=True,
-            )
-            for pos, m, var, cnt, fs, ls, lat, lo, hi, mn, sd in columns:
-                key = keys[m]
-                if var == 3:
-                    summary = {
-                        "key": key,
-                        "count": cnt,
-                        "first_step": fs,
-                        "last_step": ls,
-                        "latest": lat,
-                        "min": lo,
-                        "max": hi,
-                        "mean": mn,
-                        "stddev": sd,
-                    }
-                elif var == 2:
-                    summary = {
-                        "key": key,
-                        "count": cnt,
-                        "first_step": fs,
-                        "last_step": ls,
-                        "latest": lat,
-                        "min": lo,
-                        "max": hi,
-                        "mean": mn,
-                    }
-                elif var == 1:
-                    summary = {
-                        "key": key,
-                        "count": cnt,
-                        "latest": lat,
-                        "min": lo,
-                        "max": hi,
-                        "mean": mn,
-                        "stddev": sd,
-                    }
-                else:
-                    summary = {
-                        "key": key,
-                        "count": cnt,
-                        "latest": lat,
-                        "min": lo,
-                        "max": hi,
-                        "mean": mn,
-                    }
-                out[pos].append(summary)
+        progress = np.isin(status, UNFINISHED_CODES)[:, None]
+        d = u[:, 1:].reshape(rows.size, slots, _METRIC_DRAWS)
+        s0, s1, e0, e1 = spec["s0"][task], spec["s1"][task], spec["e0"][task], spec["e1"][task]
+        once, flat = spec["once"][task], spec["flat"][task]
+        include = (
+            spec["valid"][task] & active[:, None] & ((d[:, :, 0] < 0.85) | spec["always"][task])
+        )
+        start = s0 + (s1 - s0) * d[:, :, 1]
+        max_count = np.where(progress, 40, 500)
+        count = np.where(
+            (d[:, :, 2] < 0.03) | once, 1, 2 + (d[:, :, 3] * (max_count - 1)).astype(np.int64)
+        )
+        end = np.where(flat, start * (0.9 + 0.2 * d[:, :, 4]), e0 + (e1 - e0) * d[:, :, 4])
+        end = np.where(progress, start + (end - start) * (0.2 + 0.6 * d[:, :, 5]), end)
+        start = np.where(once, np.floor(start), start)
+        single = count == 1
+        low = np.where(single, start, np.minimum(start, end))
+        high = np.where(single, start, np.maximum(start, end))
+        latest = np.where(single, start, end)
+        mean = np.where(single, start, low + (high - low) * (0.25 + 0.35 * d[:, :, 6]))
+        stddev = np.where(single, 0.0, (high - low) * (0.1 + 0.25 * d[:, :, 7]))
+        first = _FIRST_STEPS[(d[:, :, 8] * 3).astype(np.int64)]
+        last = first + (count - 1) * _STRIDES[(d[:, :, 9] * 5).astype(np.int64)]
+        variant = (d[:, :, 10] < 0.95) * 2 + (d[:, :, 11] < 0.85)
+        variant = np.where(once, 0, variant)
+        r, m = np.nonzero(include)
+        names = spec["names"]
+        columns = zip(
+            r.tolist(),
+            (task[r] * slots + m).tolist(),
+            variant[r, m].tolist(),
+            count[r, m].tolist(),
+            first[r, m].tolist(),
+            last[r, m].tolist(),
+            latest[r, m].tolist(),
+            low[r, m].tolist(),
+            high[r, m].tolist(),
+            mean[r, m].tolist(),
+            stddev[r, m].tolist(),
+            strict=True,
+        )
+        for pos, name_index, var, cnt, fs, ls, lat, lo, hi, mn, sd in columns:
+            key = names[name_index]
+            if var == 3:
+                summary = {
+                    "key": key,
+                    "count": cnt,
+                    "first_step": fs,
+                    "last_step": ls,
+                    "latest": lat,
+                    "min": lo,
+                    "max": hi,
+                    "mean": mn,
+                    "stddev": sd,
+                }
+            elif var == 2:
+                summary = {
+                    "key": key,
+                    "count": cnt,
+                    "first_step": fs,
+                    "last_step": ls,
+                    "latest": lat,
+                    "min": lo,
+                    "max": hi,
+                    "mean": mn,
+                }
+            elif var == 1:
+                summary = {
+                    "key": key,
+                    "count": cnt,
+                    "latest": lat,
+                    "min": lo,
+                    "max": hi,
+                    "mean": mn,
+                    "stddev": sd,
+                }
+            else:
+                summary = {
+                    "key": key,
+                    "count": cnt,
+                    "latest": lat,
+                    "min": lo,
+                    "max": hi,
+                    "mean": mn,
+                }
+            out[pos].append(summary)
         return out
 
     # full content -------------------------------------------------------------------------
