@@ -64,7 +64,10 @@ _ACCEPTS: dict[str, tuple[type, ...]] = {
 
 def parse_timestamp(value: str) -> datetime:
     """Parse an ISO-8601 timestamp (`Z` or offset, up to 9 fractional digits) to aware UTC."""
-    parsed = datetime.fromisoformat(_FRACTION_TOO_LONG.sub(r"\1", value))
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:  # more than 6 fractional digits: keep microseconds
+        parsed = datetime.fromisoformat(_FRACTION_TOO_LONG.sub(r"\1", value))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -76,6 +79,9 @@ def _column(table: str, field: Field, values: list[Any], row_ids: Sequence[Any])
         return pa.array(
             [None if v is None else orjson.dumps(v).decode() for v in values], pa.string()
         )
+    fast = _fast_column(kind, values)
+    if fast is not None:
+        return fast
     accepted = _ACCEPTS[kind]
     for value, row_id in zip(values, row_ids, strict=True):
         # bool is an int subclass: never let True pass as a number or a number as a bool
@@ -98,6 +104,30 @@ def _column(table: str, field: Field, values: list[Any], row_ids: Sequence[Any])
                     table, field.name, "ISO-8601 timestamp", value, row_id
                 ) from None
         return pa.array(parsed, TIMESTAMP)
+
+
+# Arrow's own inference (in C) decides the common case; only a mismatch takes the slow,
+# row-by-row path that finds the offending value for the error message.
+_INFERRED_OK: dict[str, tuple[pa.DataType, ...]] = {
+    "int": (pa.int64(), pa.null()),
+    "float": (pa.int64(), pa.float64(), pa.null()),
+    "text": (pa.string(), pa.null()),
+    "bool": (pa.bool_(), pa.null()),
+    "timestamp": (pa.string(), pa.null()),
+}
+
+
+def _fast_column(kind: str, values: list[Any]) -> pa.Array | None:
+    try:
+        inferred = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+    if inferred.type not in _INFERRED_OK[kind]:
+        return None
+    try:
+        return inferred.cast(ARROW_TYPES[kind])
+    except pa.ArrowInvalid:
+        return None
 
 
 def _extra_column(table: str, name: str, values: list[Any], row_ids: Sequence[Any]) -> pa.Array:
@@ -126,8 +156,10 @@ def build_table(
     row_ids: Sequence[Any],
     constants: dict[str, tuple[Any, pa.DataType]] | None = None,
     extras: bool = True,
+    ignore: Iterable[str] = (),
 ) -> pa.Table:
-    """Columns for `fields` (pinned), then constants, then any unknown keys of the rows."""
+    """Columns for `fields` (pinned), then constants, then any unknown keys of the rows
+    (except those in `ignore`)."""
     columns: dict[str, pa.Array] = {}
     for field in fields:
         key = field.key
@@ -135,8 +167,8 @@ def build_table(
     for name, (value, arrow_type) in (constants or {}).items():
         columns[name] = pa.array([value] * len(rows), arrow_type)
     if extras:
-        known = {f.key for f in fields}
-        unknown = sorted({k for r in rows for k in r} - known)
+        known = {f.key for f in fields}.union(ignore)
+        unknown = sorted(set().union(*rows) - known)
         for name in unknown:
             columns[name] = _extra_column(table, name, [r.get(name) for r in rows], row_ids)
     return pa.table(columns)

@@ -9,7 +9,7 @@ vanished from the API in the `tombstones` table (history is kept, never dropped)
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from .settings import (
     ENTITY_PROJECT,
     ENTITY_RUN,
     NON_TERMINAL_STATUSES,
+    YIELD_BATCH_ROWS,
 )
 
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
@@ -122,30 +123,47 @@ def model_lab_source(
             watch=watch,
         )
 
-    def walk_children(parent_ids: Sequence[int]) -> pa.Table:
-        """(child, parent) edges for runs with children, listed with bounded concurrency."""
-        run_stats = counters["run_parents"]
+    class Children:
+        """Lists the children of sweep parents in a thread pool while the listing goes on."""
 
-        def children(parent: int) -> list[tuple[int, int]]:
-            return [(child, parent) for child in client.child_run_ids(parent, run_stats)]
+        def __init__(self) -> None:
+            self.stats = counters["run_parents"]
+            self.pool = ThreadPoolExecutor(max_workers=max(hierarchy_workers, 1))
+            self.pending: list[Future[list[int]]] = []
+            self.parents: list[int] = []
 
-        with ThreadPoolExecutor(max_workers=max(hierarchy_workers, 1)) as pool:
-            edges = [edge for found in pool.map(children, parent_ids) for edge in found]
-        run_stats.page_done(len(edges))
-        return parent_table(edges, synced_at)
+        def add(self, rows: Sequence[dict[str, Any]]) -> None:
+            for row in rows:
+                if row["attributes"].get("has_children"):
+                    parent = int(row["id"])
+                    self.parents.append(parent)
+                    self.pending.append(self.pool.submit(client.child_run_ids, parent, self.stats))
+
+        def table(self) -> pa.Table:
+            try:
+                edges = [
+                    (child, parent)
+                    for parent, future in zip(self.parents, self.pending, strict=True)
+                    for child in future.result()
+                ]
+            finally:
+                self.pool.shutdown(cancel_futures=True)
+            self.stats.page_done(len(edges))
+            return parent_table(edges, synced_at)
 
     @dlt.resource(name="projects", write_disposition=MERGE)
     def projects() -> Iterator[Any]:
         progress = counters["projects"]
         changes = tracker("projects")
-        first_sync = changes.cursor is None
+        selected: list[dict[str, Any]] = []
         for page in client.project_pages("-updated_at", progress):
             rows, reached_end = changes.select(page.data)
-            yield from _emit(project_tables(rows, synced_at), include_empty=first_sync)
-            first_sync = False
+            selected.extend(rows)
             progress.page_done(len(rows))
             if reached_end:
                 break
+        # projects are few: one table per sync; empty tables on the first sync create them
+        yield from _emit(project_tables(selected, synced_at), include_empty=changes.cursor is None)
         changes.commit()
 
     @dlt.resource(name="runs", write_disposition=MERGE)
@@ -155,22 +173,31 @@ def model_lab_source(
             "runs", watch=lambda row: row["attributes"].get("status") in NON_TERMINAL_STATUSES
         )
         first_sync = changes.cursor is None
-        parents: list[int] = []
+        children = Children()
+        buffer: list[dict[str, Any]] = []
+
+        def flush(include_empty: bool = False) -> Iterator[Any]:
+            # few large Arrow tables: dlt's per-item bookkeeping costs ~5 ms per yield
+            yield from _emit(run_tables(buffer, synced_at), include_empty=include_empty)
+            buffer.clear()
+
         for page in client.run_pages(progress, "-updated_at"):
             rows, reached_end = changes.select(page.data)
-            parents.extend(int(r["id"]) for r in rows if r["attributes"].get("has_children"))
-            yield from _emit(run_tables(rows, synced_at), include_empty=first_sync)
-            first_sync = False
+            children.add(rows)
+            buffer.extend(rows)
             progress.page_done(len(rows))
+            if len(buffer) >= YIELD_BATCH_ROWS:
+                yield from flush()
             if reached_end:
                 break
         for batch in client.runs_by_id(changes.pending_watch_ids(), progress):
             rows = changes.select_refreshed(batch)
-            parents.extend(int(r["id"]) for r in rows if r["attributes"].get("has_children"))
-            yield from _emit(run_tables(rows, synced_at), include_empty=False)
+            children.add(rows)
+            buffer.extend(rows)
             progress.page_done(len(rows))
-        if parents or changes.cursor is None:
-            yield _to_table("run_parents", walk_children(parents))
+        yield from flush(include_empty=first_sync)
+        if children.parents or first_sync:
+            yield _to_table("run_parents", children.table())
         changes.commit()
 
     @dlt.resource(name="tombstones", write_disposition=MERGE)
@@ -191,12 +218,10 @@ def model_lab_source(
             project_ids.update(int(r["id"]) for r in page.data)
             progress.page_done(0)
         run_ids: set[int] = set()
-        parents: list[int] = []
+        children = Children()  # a sweep re-walks every parent: catches edges a sync missed
         for page in client.run_pages(progress, "created_at"):
-            for row in page.data:
-                run_ids.add(int(row["id"]))
-                if row["attributes"].get("has_children"):
-                    parents.append(int(row["id"]))
+            run_ids.update(int(row["id"]) for row in page.data)
+            children.add(page.data)
             progress.page_done(0)
         missing_projects = sorted(
             known.get(ENTITY_PROJECT, set()) - project_ids - flagged.get(ENTITY_PROJECT, set())
@@ -221,6 +246,6 @@ def model_lab_source(
             table = tombstone_table(entity, vanished, back, detected_at)
             progress.page_done(table.num_rows)
             yield _to_table("tombstones", table)
-        yield _to_table("run_parents", walk_children(parents))
+        yield _to_table("run_parents", children.table())
 
     return [projects, runs, tombstones]

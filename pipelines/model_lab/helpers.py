@@ -119,41 +119,36 @@ def to_tables(
     list became empty leaves old child rows behind, which staging drops by this stamp.
     """
     ids = [resource_id(r, table) for r in resources]
-    roots: list[dict[str, Any]] = []
-    child_rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in children.values()}
-    child_ids: dict[str, list[int]] = {name: [] for name, _ in children.values()}
-    for row_id, resource in zip(ids, resources, strict=True):
-        attrs = attributes(resource, table)
-        root = {"id": row_id}
-        for key, value in attrs.items():
-            if key in DROPPED_ATTRIBUTES:
-                continue
-            if key in children:
-                child_table = children[key][0]
-                if value is None:
-                    continue
-                if not isinstance(value, list):
-                    raise SchemaDriftError(table, key, "list", value, row_id)
-                for position, item in enumerate(value):
-                    if not isinstance(item, dict):
-                        raise SchemaDriftError(child_table, key, "object", item, row_id)
-                    child_rows[child_table].append({**item, "_position": position})
-                    child_ids[child_table].append(row_id)
-                continue
-            root[key] = value
-        roots.append(root)
+    rows = [attributes(r, table) for r in resources]
     stamp = {"_synced_at": (synced_at, TIMESTAMP)}
-    tables = {table: build_table(table, roots, fields, row_ids=ids, constants=stamp)}
-    for child_table, child_fields in children.values():
-        rows = child_rows[child_table]
-        parent_ids = child_ids[child_table]
-        built = build_table(
-            child_table,
-            rows,
-            (Field("_position", "int"), *child_fields),
-            row_ids=parent_ids,
-            constants=stamp,
-        )
+    root_fields = [f for f in fields if f.key != "id"]
+    root = build_table(
+        table,
+        rows,
+        root_fields,
+        row_ids=ids,
+        constants=stamp,
+        ignore=set(children) | DROPPED_ATTRIBUTES,
+    )
+    tables = {table: root.add_column(0, id_column, pa.array(ids, pa.int64()))}
+    for attribute, (child_table, child_fields) in children.items():
+        items: list[dict[str, Any]] = []
+        parent_ids: list[int] = []
+        positions: list[int] = []
+        for row_id, row in zip(ids, rows, strict=True):
+            value = row.get(attribute)
+            if not value:
+                continue
+            if not isinstance(value, list):
+                raise SchemaDriftError(table, attribute, "list", value, row_id)
+            items.extend(value)
+            parent_ids.extend([row_id] * len(value))
+            positions.extend(range(len(value)))
+        for item, row_id in zip(items, parent_ids, strict=True):
+            if not isinstance(item, dict):
+                raise SchemaDriftError(child_table, attribute, "object", item, row_id)
+        built = build_table(child_table, items, child_fields, row_ids=parent_ids, constants=stamp)
+        built = built.add_column(0, "_position", pa.array(positions, pa.int64()))
         tables[child_table] = built.add_column(0, id_column, pa.array(parent_ids, pa.int64()))
     return tables
 

@@ -10,6 +10,7 @@ PAGE_SIZE = 100  # the API's maximum
 DEFAULT_LOOKBACK_S = 600
 DEFAULT_HIERARCHY_WORKERS = 4
 FILTER_ID_BATCH = 100
+YIELD_BATCH_ROWS = 5000  # runs per Arrow table handed to dlt
 
 RUN_STATUSES = ("pending", "running", "completed", "failed", "killed", "unresponsive", "paused")
 NON_TERMINAL_STATUSES = frozenset({"pending", "running", "paused", "unresponsive"})
