@@ -174,15 +174,6 @@ def build_table(
     return pa.table(columns)
 
 
-def column_hints(fields: Iterable[Field], *extra: tuple[str, str]) -> list[dict[str, Any]]:
-    """dlt column hints pinning the types of `fields` (plus `(name, dlt_type)` pairs)."""
-    hints: list[dict[str, Any]] = [
-        {"name": f.name, "data_type": DLT_TYPES[f.kind], "nullable": True} for f in fields
-    ]
-    hints.extend({"name": n, "data_type": t, "nullable": True} for n, t in extra)
-    return hints
-
-
 def check_extra_types(
     table_name: str, table: pa.Table, existing: Callable[[str], str | None]
 ) -> None:
