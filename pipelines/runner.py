@@ -89,13 +89,13 @@ def _ids_in_warehouse(warehouse: Path) -> tuple[dict[str, set[int]], dict[str, s
 
 
 def _root_cause(exc: BaseException) -> BaseException:
-    seen = exc
-    while seen.__cause__ is not None or seen.__context__ is not None:
-        nxt = seen.__cause__ or seen.__context__
-        if isinstance(seen, LabsyncError) or nxt is None:
+    """The first labsync error in the chain dlt wrapped, else the innermost exception."""
+    while not isinstance(exc, LabsyncError):
+        inner = exc.__cause__ or exc.__context__
+        if inner is None:
             break
-        seen = nxt
-    return seen
+        exc = inner
+    return exc
 
 
 def sync(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 import dlt
 
 from .errors import ConfigurationError
 from .http import RetryPolicy
+
+Number = TypeVar("Number", int, float)
 
 
 def config_value(key: str, default: Any = None) -> Any:
@@ -40,26 +42,23 @@ def require(value: str | None, key: str, *fallback_env: str) -> str:
     )
 
 
-def as_int(key: str, default: int, minimum: int = 0) -> int:
+def _number(key: str, default: Number, minimum: Number, kind: type[Number], noun: str) -> Number:
     raw = config_value(key, default)
     try:
-        value = int(raw)
+        value = kind(raw)
     except (TypeError, ValueError):
-        raise ConfigurationError(f"{key} must be an integer, got {raw!r}") from None
+        raise ConfigurationError(f"{key} must be {noun}, got {raw!r}") from None
     if value < minimum:
         raise ConfigurationError(f"{key} must be >= {minimum}, got {value}")
     return value
+
+
+def as_int(key: str, default: int, minimum: int = 0) -> int:
+    return _number(key, default, minimum, int, "an integer")
 
 
 def as_float(key: str, default: float, minimum: float = 0.0) -> float:
-    raw = config_value(key, default)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{key} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigurationError(f"{key} must be >= {minimum}, got {value}")
-    return value
+    return _number(key, default, minimum, float, "a number")
 
 
 def retry_policy(pacing_reserve: int = 2) -> RetryPolicy:

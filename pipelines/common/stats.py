@@ -48,16 +48,6 @@ class ResourceStats:
             f"{self.retries} retries, {self.throttled} throttled"
         )
 
-    def as_dict(self) -> dict[str, int | str]:
-        return {
-            "resource": self.name,
-            "rows": self.rows,
-            "pages": self.pages,
-            "requests": self.requests,
-            "retries": self.retries,
-            "throttled": self.throttled,
-        }
-
 
 class SyncStats:
     """All resource counters of one sync, created on first use."""

@@ -12,7 +12,6 @@ DEFAULT_HIERARCHY_WORKERS = 4
 FILTER_ID_BATCH = 100
 YIELD_BATCH_ROWS = 5000  # runs per Arrow table handed to dlt
 
-RUN_STATUSES = ("pending", "running", "completed", "failed", "killed", "unresponsive", "paused")
 NON_TERMINAL_STATUSES = frozenset({"pending", "running", "paused", "unresponsive"})
 
 # Per-caller or per-query attributes: not part of a row's identity for change detection.
