@@ -1,25 +1,30 @@
 """The `labsync` command: sync, models, emulate, demo. Thin: the work lives in `runner`.
 
-Exit codes: 0 success, 1 sync or model failure, 2 usage or configuration error.
+Exit codes: 0 success, 1 sync or model failure (or stale data for `status`), 2 usage or
+configuration error, 75 another sync holds the warehouse.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
-from . import models, runner
+from . import history, models, runner
+from .common.config import as_float
 from .common.errors import ConfigurationError, LabsyncError
-from .common.stats import SyncStats
-from .warehouse import connect, warehouse_path
+from .sources import source_names
+from .warehouse import WarehouseBusy, connect, warehouse_path
 
 logger = logging.getLogger("labsync")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 75
+DEFAULT_MAX_AGE_HOURS = 26.0  # a daily cron job plus slack
 DEMO_WAREHOUSE = Path("warehouse") / "demo.duckdb"
 
 
@@ -27,10 +32,28 @@ def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def _setup_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _setup_logging(level: str, log_format: str = "text") -> None:
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")  # dlt's own chatter
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     root = logging.getLogger("labsync")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -38,15 +61,23 @@ def _setup_logging(level: str) -> None:
 
 
 def _print_sync_summary(result: runner.SyncResult) -> None:
-    _out(f"sync finished in {result.seconds:.1f}s -> {result.warehouse}")
-    _out(f"{'resource':<14}{'rows':>9}{'pages':>8}{'requests':>10}{'retries':>9}{'throttled':>11}")
-    for stats in result.stats.resources.values():
-        _out(
-            f"{stats.name:<14}{stats.rows:>9}{stats.pages:>8}{stats.requests:>10}"
-            f"{stats.retries:>9}{stats.throttled:>11}"
-        )
-    loaded = ", ".join(f"{t}={n}" for t, n in sorted(result.rows_by_table.items())) or "none"
-    _out(f"rows loaded: {result.rows_loaded} ({loaded})")
+    published = "published" if result.published else "NOT published"
+    _out(f"sync finished in {result.seconds:.1f}s -> {result.warehouse} ({published})")
+    _out(
+        f"{'source':<10}{'resource':<22}{'rows':>9}{'pages':>8}{'requests':>10}"
+        f"{'retries':>9}{'throttled':>11}"
+    )
+    for source in result.sources.values():
+        for stats in source.stats.resources.values():
+            _out(
+                f"{source.name:<10}{stats.name:<22}{stats.rows:>9}{stats.pages:>8}"
+                f"{stats.requests:>10}{stats.retries:>9}{stats.throttled:>11}"
+            )
+        loaded = ", ".join(f"{t}={n}" for t, n in sorted(source.rows_by_table.items()))
+        summary = f"rows loaded {source.rows_loaded} ({loaded or 'none'})"
+        _out(f"{source.name}: {source.status}, {summary}")
+    for name in result.skipped:
+        _out(f"{name}: skipped (no credentials configured)")
 
 
 def _report_audits(failures: list[models.AuditFailure]) -> int:
@@ -57,15 +88,58 @@ def _report_audits(failures: list[models.AuditFailure]) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     warehouse = warehouse_path(args.warehouse)
-    result = runner.sync(
-        warehouse,
-        full_refresh=args.full_refresh,
-        reconcile=args.reconcile,
-        build_models=not args.no_models,
-        stats=SyncStats(),
-    )
+    try:
+        result = runner.sync(
+            warehouse,
+            sources=args.source,
+            full_refresh=args.full_refresh,
+            reconcile=args.reconcile,
+            build_models=not args.no_models,
+        )
+    except runner.SyncFailed as exc:
+        _print_sync_summary(exc.result)
+        raise
     _print_sync_summary(result)
     return _report_audits(result.audit_failures)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    warehouse = warehouse_path(args.warehouse)
+    max_age_h = args.max_age_hours
+    if max_age_h is None:
+        max_age_h = as_float("labsync.max_age_hours", DEFAULT_MAX_AGE_HOURS, minimum=0.0)
+    report = history.status(history.read(warehouse), timedelta(hours=max_age_h))
+    stale = [r for r in report if r.stale]
+    if args.json:
+        payload = {
+            "warehouse": str(warehouse),
+            "max_age_hours": max_age_h,
+            "stale": bool(stale) or not report,
+            "resources": [vars(r) for r in report],
+        }
+        _out(json.dumps(payload, indent=2))
+    elif not report:
+        _out(f"no sync recorded for {warehouse}")
+    else:
+        _out(f"{warehouse} (stale after {max_age_h:g}h)")
+        _out(f"{'source':<10}{'resource':<22}{'last success':<34}{'age':>9}{'rows':>9}  cursor")
+        for r in report:
+            flag = " STALE" if r.stale else ""
+            _out(
+                f"{r.source:<10}{r.resource:<22}{r.last_success_at or '-':<34}"
+                f"{_age(r.age_s):>9}{r.rows_loaded if r.rows_loaded is not None else '-':>9}  "
+                f"{r.cursor or '-'}{flag}"
+            )
+            if r.last_error:
+                _out(f"{'':<10}last error at {r.last_error_at}: {r.last_error}")
+    return EXIT_FAILED if stale or not report else EXIT_OK
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -93,7 +167,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         os.environ["SOURCES__DATADOG__BASE_URL"] = emu.base_url
         os.environ.setdefault("SOURCES__DATADOG__API_KEY", "demo-api-key")
         os.environ.setdefault("SOURCES__DATADOG__APP_KEY", "demo-app-key")
-        result = runner.sync(warehouse, stats=SyncStats())
+        result = runner.sync(warehouse)
     _print_sync_summary(result)
     _out()
     _out("analytics views:")
@@ -151,10 +225,18 @@ def _print_best_runs(warehouse: Path) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labsync", description=__doc__)
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    parser.add_argument(
+        "--log-format", default="text", choices=["text", "json"], help="json: one object per line"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     sync = commands.add_parser("sync", help="sync sources into the warehouse, then build views")
-    sync.add_argument("--source", choices=runner.SOURCES, default="model_lab")
+    sync.add_argument(
+        "--source",
+        action="append",
+        choices=source_names(),
+        help="sync only this source (repeatable); default: every configured source",
+    )
     sync.add_argument(
         "--warehouse", help="DuckDB file (default: $LABSYNC_WAREHOUSE or warehouse/labsync.duckdb)"
     )
@@ -164,6 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("models", help="build the SQL views and run the audits")
     build.add_argument("--warehouse")
+
+    status = commands.add_parser("status", help="last sync per resource; exit 1 when stale")
+    status.add_argument("--warehouse")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--max-age-hours",
+        type=float,
+        help=f"stale after this many hours (default: [labsync] max_age_hours or "
+        f"{DEFAULT_MAX_AGE_HOURS:g})",
+    )
 
     commands.add_parser(
         "emulate", help="serve the vendor API emulator (see --help)", add_help=False
@@ -181,18 +273,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
     if extra and args.command != "emulate":
         build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
-    _setup_logging(args.log_level)
+    _setup_logging(args.log_level, args.log_format)
     try:
         if args.command == "sync":
             return cmd_sync(args)
         if args.command == "models":
             return cmd_models(args)
+        if args.command == "status":
+            return cmd_status(args)
         if args.command == "emulate":
             return cmd_emulate(args, extra)
         return cmd_demo(args)
     except ConfigurationError as exc:
         logger.error("configuration error: %s", exc)
         return EXIT_USAGE
+    except WarehouseBusy as exc:
+        logger.warning("%s", exc)
+        return EXIT_BUSY
     except LabsyncError as exc:
         logger.error("%s", exc)
         return EXIT_FAILED

@@ -1,91 +1,107 @@
-"""The one place that builds dlt pipelines: destination, dataset, load, then the SQL models."""
+"""The one place that builds dlt pipelines: destination, dataset, load, models, publish."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from . import models
-from .common.config import as_float, as_int, retry_policy
-from .common.datadog import resolve_credentials
-from .common.errors import LabsyncError
+from . import history, models
+from .common.errors import ConfigurationError, LabsyncError
 from .common.stats import SyncStats
-from .model_lab import model_lab_source
-from .model_lab.settings import (
-    DEFAULT_HIERARCHY_WORKERS,
-    DEFAULT_LOOKBACK_S,
-    ENTITY_PROJECT,
-    ENTITY_RUN,
-)
-from .warehouse import connect, state_dir, table_exists
+from .sources import SourceSpec, SyncContext, registry
+from .warehouse import connect, exclusive_lock, prepare_working_copy, publish, state_dir
 
 logger = logging.getLogger("labsync")
 
-SOURCES = ("model_lab",)
 LOADER_FILE_FORMAT = "parquet"  # 5-7x faster than insert_values on DuckDB (dlt notes §3)
 
 
 class SyncFailed(LabsyncError):
-    """The sync stopped; nothing it had not fully loaded reached the warehouse."""
+    """A source failed; what it had not fully loaded did not reach the warehouse."""
+
+    def __init__(self, message: str, result: SyncResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass
-class SyncResult:
-    """What a sync did, per resource and in total."""
+class SourceResult:
+    """What one source did in one sync."""
 
-    warehouse: Path
-    seconds: float
-    rows_by_table: dict[str, int]
-    stats: SyncStats
-    audit_failures: list[models.AuditFailure] = field(default_factory=list)
+    name: str
+    status: str = "succeeded"  # succeeded | failed
+    stats: SyncStats = field(default_factory=SyncStats)
+    rows_by_table: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    failed_step: str | None = None
 
     @property
     def rows_loaded(self) -> int:
         return sum(self.rows_by_table.values())
 
 
+@dataclass
+class SyncResult:
+    """What a sync did, per source and in total."""
+
+    warehouse: Path
+    seconds: float = 0.0
+    sources: dict[str, SourceResult] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    audit_failures: list[models.AuditFailure] = field(default_factory=list)
+    published: bool = False
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(s.rows_loaded for s in self.sources.values())
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        return [s for s in self.sources.values() if s.status == "failed"]
+
+
 def raw_dataset(source: str) -> str:
     return f"raw_{source}"
 
 
-def make_pipeline(source: str, warehouse: Path) -> dlt.Pipeline:
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
+def make_pipeline(source: str, warehouse: Path, database: Path) -> dlt.Pipeline:
+    """The source's pipeline; its state lives beside the published `warehouse`."""
     return dlt.pipeline(
         pipeline_name=f"labsync_{source}",
-        destination=dlt.destinations.duckdb(str(warehouse)),
+        destination=dlt.destinations.duckdb(str(database)),
         dataset_name=raw_dataset(source),
         pipelines_dir=str(state_dir(warehouse)),
     )
 
 
-def _ids_in_warehouse(warehouse: Path) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
-    """Ids already loaded and ids already flagged deleted, for reconciliation."""
-    known: dict[str, set[int]] = {ENTITY_PROJECT: set(), ENTITY_RUN: set()}
-    flagged: dict[str, set[int]] = {ENTITY_PROJECT: set(), ENTITY_RUN: set()}
-    if not warehouse.exists():
-        return known, flagged
-    dataset = raw_dataset("model_lab")
-    with connect(warehouse, read_only=True) as con:
-        for entity, table, column in (
-            (ENTITY_PROJECT, "projects", "project_id"),
-            (ENTITY_RUN, "runs", "run_id"),
-        ):
-            if table_exists(con, dataset, table):
-                ids = con.execute(f"select {column} from {dataset}.{table}").fetchnumpy()[column]
-                known[entity] = set(ids.tolist())
-        if table_exists(con, dataset, "tombstones"):
-            for entity, row_id in con.execute(
-                f"select entity, id from {dataset}.tombstones"
-            ).fetchall():
-                flagged.setdefault(entity, set()).add(row_id)
-    return known, flagged
+def select_sources(names: Sequence[str] | None) -> tuple[list[SourceSpec], list[str]]:
+    """The sources to run and the ones skipped for lack of credentials.
+
+    Sources asked for by name must be configured; a plain sync skips unconfigured ones.
+    """
+    specs = registry()
+    if names:
+        unknown = [n for n in names if n not in specs]
+        if unknown:
+            raise ConfigurationError(
+                f"unknown source {', '.join(unknown)}; expected one of {', '.join(specs)}"
+            )
+        return [specs[n] for n in dict.fromkeys(names)], []
+    chosen = [spec for spec in specs.values() if spec.is_configured()]
+    skipped = [name for name, spec in specs.items() if not spec.is_configured()]
+    if not chosen:
+        # nothing configured: name what the first source needs (its build raises that error)
+        return [next(iter(specs.values()))], []
+    return chosen, skipped
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -98,66 +114,124 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def sync(
-    warehouse: Path,
-    *,
-    full_refresh: bool = False,
-    reconcile: bool = False,
-    build_models: bool = True,
-    stats: SyncStats | None = None,
-    source_factory: Callable[..., Any] = model_lab_source,
-) -> SyncResult:
-    """Sync Model Lab into `warehouse`, then build the views. Raises `LabsyncError`."""
-    started = time.monotonic()
-    credentials = resolve_credentials()  # configuration errors surface before any request
-    lookback_s = as_float("sources.model_lab.lookback_seconds", DEFAULT_LOOKBACK_S)
-    workers = as_int("sources.model_lab.hierarchy_workers", DEFAULT_HIERARCHY_WORKERS, minimum=1)
-    policy = retry_policy(pacing_reserve=workers + 1)
-    counters = stats or SyncStats()
-    pipeline = make_pipeline("model_lab", warehouse)
-    rows: dict[str, int] = {}
+def _cursor(pipeline: dlt.Pipeline, source: str, resource: str) -> str | None:
+    resources = pipeline.state.get("sources", {}).get(source, {}).get("resources", {})
+    cursor = resources.get(resource, {}).get("cursor")
+    return str(cursor) if cursor is not None else None
+
+
+def _run_source(pipeline: dlt.Pipeline, source: Any, result: SourceResult) -> None:
     try:
         if pipeline.has_pending_data:
-            # a previous run extracted but did not load: finish that first, then extract anew
-            logger.info("loading data left pending by an interrupted sync")
+            # a previous sync extracted but did not load: finish that first, then extract anew
+            logger.info("%s: loading data left pending by an interrupted sync", result.name)
             pipeline.load()
-        known, flagged = _ids_in_warehouse(warehouse) if reconcile else ({}, {})
-        source = source_factory(
-            credentials,
-            full_refresh=full_refresh,
-            reconcile=reconcile,
-            known_ids=known,
-            tombstoned_ids=flagged,
-            lookback_s=lookback_s,
-            hierarchy_workers=workers,
-            policy=policy,
-            stats=counters,
-        )
         pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT)
-        normalize_info = pipeline.last_trace.last_normalize_info
-        if normalize_info is not None:
-            rows = {
-                table: count
-                for table, count in normalize_info.row_counts.items()
-                if not table.startswith("_dlt")
-            }
     except PipelineStepFailed as exc:
         cause = _root_cause(exc)
         message = (
             str(cause) if isinstance(cause, LabsyncError) else f"{type(cause).__name__}: {cause}"
         )
-        raise SyncFailed(f"sync failed at step '{exc.step}': {message}") from None
-    result = SyncResult(warehouse, time.monotonic() - started, rows, counters)
-    if build_models:
-        result.audit_failures = build_models_in(warehouse)
+        result.status, result.failed_step = "failed", exc.step
+        result.error = f"{result.name} failed at step '{exc.step}': {message}"
+        logger.error("%s", result.error)
+        return
+    normalize_info = pipeline.last_trace.last_normalize_info
+    if normalize_info is not None:
+        result.rows_by_table = {
+            table: count
+            for table, count in normalize_info.row_counts.items()
+            if not table.startswith("_dlt")
+        }
+
+
+def _history_records(
+    sync_id: str, started: datetime, pipeline: dlt.Pipeline, result: SourceResult
+) -> list[history.SyncRunRecord]:
+    finished = datetime.now(UTC).isoformat()
+    resources = result.stats.resources or {"*": None}
+    return [
+        history.SyncRunRecord(
+            sync_id=sync_id,
+            started_at=started.isoformat(),
+            finished_at=finished,
+            status=result.status,
+            source=result.name,
+            resource=name,
+            rows_loaded=stats.rows if stats else 0,
+            requests=stats.requests if stats else 0,
+            retries=stats.retries if stats else 0,
+            throttled=stats.throttled if stats else 0,
+            cursor=_cursor(pipeline, result.name, name) if result.status == "succeeded" else None,
+            error=result.error,
+        )
+        for name, stats in resources.items()
+    ]
+
+
+def sync(
+    warehouse: Path,
+    *,
+    sources: Sequence[str] | None = None,
+    full_refresh: bool = False,
+    reconcile: bool = False,
+    build_models: bool = True,
+    options: Mapping[str, Any] | None = None,
+) -> SyncResult:
+    """Sync the sources into a working copy, build the views, publish `warehouse`.
+
+    Raises `ConfigurationError` before any request, `WarehouseBusy` when another sync runs,
+    `SyncFailed` after publishing what the other sources loaded when a source failed.
+    """
+    started = time.monotonic()
+    specs, skipped = select_sources(sources)
+    for name in skipped:
+        logger.info("skipping source %s: no credentials configured", name)
+    result = SyncResult(warehouse, skipped=skipped)
+    with exclusive_lock(warehouse, "sync"):
+        work = prepare_working_copy(warehouse)
+        sync_id = uuid.uuid4().hex[:12]
+        planned = []
+        for spec in specs:  # build every source first: configuration errors before any request
+            pipeline = make_pipeline(spec.name, warehouse, work)
+            context = SyncContext(pipeline, full_refresh, reconcile, SyncStats(), options or {})
+            source_result = SourceResult(spec.name, stats=context.stats)
+            planned.append((pipeline, spec.build(context), source_result))
+        records: list[history.SyncRunRecord] = []
+        for pipeline, source, source_result in planned:
+            source_started = datetime.now(UTC)
+            _run_source(pipeline, source, source_result)
+            result.sources[source_result.name] = source_result
+            records += _history_records(sync_id, source_started, pipeline, source_result)
+        history.append(warehouse, records)
+        # a failed load may have left a source's tables half-written: publish nothing then
+        load_failed = any(s.failed_step == "load" for s in result.failed)
+        result.audit_failures = _build(warehouse, work, build_models)
+        if not load_failed:
+            publish(work, warehouse)
+            result.published = True
     result.seconds = time.monotonic() - started
+    if result.failed:
+        raise SyncFailed("; ".join(s.error or s.name for s in result.failed), result)
     return result
 
 
-def build_models_in(warehouse: Path) -> list[models.AuditFailure]:
-    with connect(warehouse) as con:
+def _build(warehouse: Path, work: Path, build_models: bool) -> list[models.AuditFailure]:
+    with connect(work) as con:
+        history.materialise(con, history.read(warehouse))
+        if not build_models:
+            return []
         models.build(con)
         return models.run_audits(con)
+
+
+def build_models_in(warehouse: Path) -> list[models.AuditFailure]:
+    """`labsync models`: rebuild the views in the working copy and publish it."""
+    with exclusive_lock(warehouse, "models"):
+        work = prepare_working_copy(warehouse)
+        failures = _build(warehouse, work, build_models=True)
+        publish(work, warehouse)
+        return failures
 
 
 def table_counts(warehouse: Path, schema: str = "analytics") -> Mapping[str, int]:

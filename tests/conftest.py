@@ -12,7 +12,6 @@ import pytest
 
 from emulator import Emulator
 from pipelines import runner
-from pipelines.common.stats import SyncStats
 
 API_KEY = "test-api-key-5f3b9c"
 APP_KEY = "test-app-key-8d21e7"
@@ -52,7 +51,7 @@ def warehouse(tmp_path: Path) -> Path:
 
 
 def run_sync(warehouse: Path, **options: Any) -> runner.SyncResult:
-    return runner.sync(warehouse, stats=SyncStats(), **options)
+    return runner.sync(warehouse, **options)
 
 
 def query(warehouse: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

@@ -39,6 +39,14 @@ class DatadogCredentials:
         return {"DD-API-KEY": self.api_key, "DD-APPLICATION-KEY": self.app_key}
 
 
+def datadog_configured() -> bool:
+    """Whether any Datadog key is set (a source with none is skipped by a plain sync)."""
+    return bool(
+        secret_value("sources.datadog.api_key", "DD_API_KEY")
+        or secret_value("sources.datadog.app_key", "DD_APP_KEY")
+    )
+
+
 def resolve_credentials() -> DatadogCredentials:
     """Read `[sources.datadog]` (or SOURCES__DATADOG__*), falling back to DD_API_KEY etc."""
     api_key = require(

@@ -219,7 +219,7 @@ def test_updates_cost_pages_proportional_to_changes(datadog_env: Emulator, wareh
     emu.clear_requests()
     result = run_sync(warehouse)
     assert len(listing_requests(emu)) <= math.ceil(len(changed) / PAGE_SIZE) + 1
-    assert result.rows_by_table["runs"] == len(changed)
+    assert result.sources["model_lab"].rows_by_table["runs"] == len(changed)
     names = dict(query(warehouse, "select run_id, name from analytics.model_lab_runs"))
     assert all(names[i] == f"renamed-{i}" for i in changed)
     assert query(warehouse, "select count(*) from analytics.model_lab_runs")[0][0] == len(
@@ -261,7 +261,7 @@ def test_running_run_reread_without_updated_at_change(
     ]
     emu.model_lab.update_run(running, touch=False, metric_summaries=bumped)
     result = run_sync(warehouse)
-    assert result.rows_by_table.get("runs") == 1
+    assert result.sources["model_lab"].rows_by_table.get("runs") == 1
     counts = dict(
         query(
             warehouse,
@@ -418,7 +418,8 @@ def test_faults_end_identical_to_clean_run(
     result = run_sync(faulty)
     emu.faults.clear()
     assert snapshot(faulty) == clean
-    assert result.stats["runs"].retries + result.stats["projects"].retries > 0
+    stats = result.sources["model_lab"].stats
+    assert stats["runs"].retries + stats["projects"].retries > 0
     assert [r for r in emu.requests if r.fault]
 
 
@@ -426,8 +427,8 @@ def test_rate_limit_headers_pace_the_sync(datadog_env: Emulator, warehouse: Path
     emu = datadog_env
     emu.rate_limit = (12, 1)
     result = run_sync(warehouse)
-    throttled = sum(s.throttled for s in result.stats.resources.values())
-    requests = sum(s.requests for s in result.stats.resources.values())
+    throttled = sum(s.throttled for s in result.sources["model_lab"].stats.resources.values())
+    requests = sum(s.requests for s in result.sources["model_lab"].stats.resources.values())
     assert requests > 12
     assert throttled <= 1  # pacing from X-RateLimit-Remaining avoids the 429s
     assert query(warehouse, "select count(*) from analytics.model_lab_runs")[0][0] == len(
