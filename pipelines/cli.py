@@ -147,7 +147,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not warehouse.exists():
         raise ConfigurationError(f"no warehouse at {warehouse}: run `labsync sync` first")
     failures = runner.build_models_in(warehouse)
-    _out(f"built {len(models.discover())} views in {warehouse}")
+    _out(f"built the views and published {warehouse}")
     return _report_audits(failures)
 
 

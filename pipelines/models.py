@@ -70,6 +70,22 @@ def dependencies(model: Model, names: set[str]) -> set[str]:
     return found
 
 
+def tables_read(sql: str) -> set[str]:
+    """Schema-qualified tables and views a query reads (CTE names excluded)."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    return {
+        f"{table.db}.{table.name}"
+        for table in tree.find_all(exp.Table)
+        if table.db and table.name not in ctes
+    }
+
+
+def existing_relations(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    return {f"{schema}.{name}" for schema, name in rows}
+
+
 def build_order(models: list[Model]) -> list[Model]:
     by_name = {m.qualified: m for m in models}
     graph = {m.qualified: dependencies(m, set(by_name)) for m in models}
@@ -80,13 +96,25 @@ def build_order(models: list[Model]) -> list[Model]:
 
 
 def build(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[Model]:
-    """Create or replace every view, in dependency order, in one transaction."""
+    """Create or replace every view, in dependency order, in one transaction.
+
+    Models over sources never synced into this warehouse (their raw tables are missing) are
+    skipped, with everything built on them.
+    """
     models = build_order(discover(sql_dir))
+    available = existing_relations(con) | {m.qualified for m in models}
+    built: list[Model] = []
     con.execute("begin transaction")
     try:
         for schema in LAYERS.values():
             con.execute(f"create schema if not exists {schema}")
         for model in models:
+            missing = tables_read(model.sql) - available
+            if missing:
+                logger.info("skipping %s: no %s here", model.qualified, ", ".join(sorted(missing)))
+                available.discard(model.qualified)
+                continue
+            built.append(model)
             try:
                 con.execute(f"create or replace view {model.qualified} as\n{model.sql}")
             except duckdb.Error as exc:
@@ -95,14 +123,17 @@ def build(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[Model
     except BaseException:
         con.execute("rollback")
         raise
-    logger.info("built %d views", len(models))
-    return models
+    logger.info("built %d views", len(built))
+    return built
 
 
 def run_audits(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[AuditFailure]:
     failures = []
+    available = existing_relations(con)
     for path in sorted((sql_dir / "audits").glob("*.sql")):
         sql = path.read_text(encoding="utf-8").strip().rstrip(";")
+        if tables_read(sql) - available:  # audits a source this warehouse does not have
+            continue
         try:
             rows = con.execute(sql).fetchall()
         except duckdb.Error as exc:
