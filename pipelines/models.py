@@ -81,6 +81,35 @@ def tables_read(sql: str) -> set[str]:
     }
 
 
+def without_missing_inputs(sql: str, available: set[str]) -> str | None:
+    """`sql` with the `union all` branches (and their CTEs) over missing inputs pruned.
+
+    Lets one cross-vendor model (e.g. `llm_datasets`) cover whichever vendors a warehouse
+    has. None when the query still needs a missing relation.
+    """
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    dead: set[str] = set()
+    for cte in list(tree.find_all(exp.CTE)):
+        if tables_read(cte.this.sql("duckdb")) - available:
+            dead.add(cte.alias_or_name)
+            cte.pop()
+
+    def is_dead(branch: exp.Expression) -> bool:
+        names = {t.name for t in branch.find_all(exp.Table) if not t.db}
+        return bool(names & dead) or bool(tables_read(branch.sql("duckdb")) - available)
+
+    for union in reversed(list(tree.find_all(exp.Union))):
+        left, right = union.this, union.expression
+        if is_dead(left) != is_dead(right):
+            union.replace(right if is_dead(left) else left)
+    pruned = tree.sql("duckdb")
+    if tables_read(pruned) - available or any(
+        t.name in dead for t in tree.find_all(exp.Table) if not t.db
+    ):
+        return None
+    return pruned
+
+
 def existing_relations(con: duckdb.DuckDBPyConnection) -> set[str]:
     rows = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
     return {f"{schema}.{name}" for schema, name in rows}
@@ -109,14 +138,17 @@ def build(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[Model
         for schema in LAYERS.values():
             con.execute(f"create schema if not exists {schema}")
         for model in models:
+            sql: str | None = model.sql
             missing = tables_read(model.sql) - available
             if missing:
+                sql = without_missing_inputs(model.sql, available)
+            if sql is None:
                 logger.info("skipping %s: no %s here", model.qualified, ", ".join(sorted(missing)))
                 available.discard(model.qualified)
                 continue
             built.append(model)
             try:
-                con.execute(f"create or replace view {model.qualified} as\n{model.sql}")
+                con.execute(f"create or replace view {model.qualified} as\n{sql}")
             except duckdb.Error as exc:
                 raise ModelError(f"model {model.path.name} failed to build: {exc}") from None
         con.execute("commit")
