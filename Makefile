@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# the DuckDB 1.1 engine BI drivers embed: tests prove the published file opens in it
+	$(BIN)/python -m pip install --quiet --no-deps --target $(VENV)/duckdb-1.1 duckdb==1.1.3
 	touch $(STAMP)
 
 demo: $(STAMP) ## sync the embedded emulator into DuckDB, build the views, print a summary

@@ -146,10 +146,12 @@ def _run_source(pipeline: dlt.Pipeline, source: Any, result: SourceResult) -> No
 
 
 def _history_records(
-    sync_id: str, started: datetime, pipeline: dlt.Pipeline, result: SourceResult
+    sync_id: str, started: datetime, pipeline: dlt.Pipeline, source: Any, result: SourceResult
 ) -> list[history.SyncRunRecord]:
+    """One record per resource of the source, including those a failure kept from running."""
     finished = datetime.now(UTC).isoformat()
-    resources = result.stats.resources or {"*": None}
+    names = [*source.selected_resources, *result.stats.resources]
+    resources = {name: result.stats.resources.get(name) for name in dict.fromkeys(names)}
     return [
         history.SyncRunRecord(
             sync_id=sync_id,
@@ -202,7 +204,7 @@ def sync(
             source_started = datetime.now(UTC)
             _run_source(pipeline, source, source_result)
             result.sources[source_result.name] = source_result
-            records += _history_records(sync_id, source_started, pipeline, source_result)
+            records += _history_records(sync_id, source_started, pipeline, source, source_result)
         history.append(warehouse, records)
         # a failed load may have left a source's tables half-written: publish nothing then
         load_failed = any(s.failed_step == "load" for s in result.failed)
