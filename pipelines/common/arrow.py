@@ -134,6 +134,8 @@ def _extra_column(table: str, name: str, values: list[Any], row_ids: Sequence[An
     if any(isinstance(v, dict | list) for v in values):
         return _column(table, Field(name, "json"), values, row_ids)
     kinds = {type(v) for v in values if v is not None}
+    if not kinds:  # no value yet: no type to pin (dlt adds the column when one arrives)
+        return pa.nulls(len(values))
     if kinds <= {int}:
         kind = "int"
     elif kinds <= {int, float}:

@@ -14,7 +14,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,9 @@ class RetryPolicy:
     max_delay_s: float = 120.0
     # Requests kept in reserve per rate-limit window before pacing pauses until the reset.
     pacing_reserve: int = 2
+    # When set, 429 answers do not use up `max_attempts` until this many seconds were spent
+    # waiting on them for one request: throttling alone then does not fail a sync.
+    throttle_budget_s: float | None = None
 
 
 class _Pacer:
@@ -74,6 +78,34 @@ class _Pacer:
     def hold(self, seconds: float) -> None:
         with self._lock:
             self._not_before = max(self._not_before, time.monotonic() + seconds)
+
+
+class _RateWindow:
+    """Client-side cap of `limit` requests per sliding `period_s`, across threads.
+
+    For APIs that publish a budget but no `X-RateLimit-*` headers (e.g. PostHog's Query API,
+    240/minute): the client waits for a free slot instead of running into 429s.
+    """
+
+    def __init__(self, limit: int, period_s: float) -> None:
+        self._limit = limit
+        self._period = period_s
+        self._lock = threading.Lock()
+        self._sent: deque[float] = deque()
+
+    def acquire(self) -> float:
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._sent and self._sent[0] <= now - self._period:
+                    self._sent.popleft()
+                if len(self._sent) < self._limit:
+                    self._sent.append(now)
+                    return waited
+                delay = self._sent[0] + self._period - now
+            time.sleep(delay)
+            waited += delay
 
 
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
@@ -135,13 +167,19 @@ class ApiClient:
         *,
         policy: RetryPolicy | None = None,
         vendor: str = "API",
+        throttle_wait: Callable[[requests.Response], float | None] | None = None,
+        rate_limits: Sequence[tuple[int, float]] = (),
     ) -> None:
+        """`throttle_wait` reads the wait from a 429 body when the headers give none;
+        `rate_limits` = [(requests, seconds), ...] caps the request rate on the client side."""
         self.base_url = base_url.rstrip("/")
         self._headers = {"Accept": "application/json", **headers}
         self.policy = policy or RetryPolicy()
         self.vendor = vendor
         self._local = threading.local()
         self._pacer = _Pacer(self.policy.pacing_reserve)
+        self._throttle_wait = throttle_wait
+        self._windows = [_RateWindow(limit, period) for limit, period in rate_limits]
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -165,51 +203,96 @@ class ApiClient:
         self, path: str, params: Mapping[str, Any] | None = None, *, stats: ResourceStats
     ) -> Any:
         """GET `path` and return the parsed JSON body, retrying transient failures."""
+        return self._request_json("GET", path, params, None, stats)
+
+    def post_json(self, path: str, body: Any, *, stats: ResourceStats) -> Any:
+        """POST a JSON body to a read-only endpoint (e.g. a query API) and return the parsed
+        answer, retrying like `get_json` (only safe for requests without side effects)."""
+        return self._request_json("POST", path, None, body, stats)
+
+    def _request_json(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        stats: ResourceStats,
+    ) -> Any:
         url = self.url(path)
         policy = self.policy
+        described = f"{method} {_describe(path, params)}"  # never the body: it may be large
+        payload = None if body is None else orjson.dumps(body)
+        headers = None if body is None else {"Content-Type": "application/json"}
         last_problem = ""
-        for attempt in range(1, policy.max_attempts + 1):
+        attempt = 0  # attempts used up (a budgeted 429 gives its attempt back)
+        sent = 0
+        throttled_s = 0.0
+        while attempt < policy.max_attempts:
+            attempt += 1
+            sent += 1
             self._pacer.wait()
-            stats.add(requests=1, retries=1 if attempt > 1 else 0)
+            for window in self._windows:
+                window.acquire()
+            stats.add(requests=1, retries=1 if sent > 1 else 0)
             wait: float | None = None
+            throttled = False
             try:
-                response = self._session().get(url, params=params, timeout=policy.timeout_s)
+                response = self._session().request(
+                    method,
+                    url,
+                    params=params,
+                    data=payload,
+                    headers=headers,
+                    timeout=policy.timeout_s,
+                )
                 self._pacer.observe(response.headers)
                 if response.status_code == 200:
                     return orjson.loads(response.content)
                 if response.status_code not in RETRYABLE_STATUS:
                     raise ApiError(
-                        f"{self.vendor} answered {response.status_code} for GET "
-                        f"{_describe(path, params)}: {error_detail(response)}",
+                        f"{self.vendor} answered {response.status_code} for {described}: "
+                        f"{error_detail(response)}",
                         status=response.status_code,
                         url=url,
                     )
                 last_problem = f"HTTP {response.status_code}"
                 if response.status_code == 429:
+                    throttled = True
                     stats.add(throttled=1)
                     wait = retry_after_seconds(response.headers)
+                    if wait is None and self._throttle_wait is not None:
+                        wait = self._throttle_wait(response)
                     if wait is not None:
                         self._pacer.hold(wait)
             except TRANSIENT_ERRORS as exc:
                 last_problem = type(exc).__name__
             except orjson.JSONDecodeError:
                 last_problem = "truncated or invalid JSON body"
-            if attempt == policy.max_attempts:
-                break
             if wait is None:
-                wait = policy.backoff_factor_s * 2 ** (attempt - 1) * (0.5 + random.random() / 2)
+                backoff = 2 ** min(sent - 1, 16)
+                wait = policy.backoff_factor_s * backoff * (0.5 + random.random() / 2)
+            waited = wait  # a server-given wait is also held by the pacer, beyond the cap
             wait = min(wait, policy.max_delay_s)
+            if (
+                throttled
+                and policy.throttle_budget_s is not None
+                and throttled_s + waited <= policy.throttle_budget_s
+            ):
+                attempt -= 1  # throttling alone does not use up the attempts
+                throttled_s += waited
+            elif attempt == policy.max_attempts:
+                break
             logger.debug(
-                "retrying GET %s after %s (attempt %d, waiting %.2fs)",
-                _describe(path, params),
+                "retrying %s after %s (attempt %d, waiting %.2fs)",
+                described,
                 last_problem,
                 attempt,
                 wait,
             )
             time.sleep(wait)
         raise ApiError(
-            f"{self.vendor} GET {_describe(path, params)} still failing after "
-            f"{policy.max_attempts} attempts: {last_problem}",
+            f"{self.vendor} {described} still failing after {policy.max_attempts} attempts"
+            f"{f' and {throttled_s:.0f}s throttled' if throttled_s else ''}: {last_problem}",
             url=url,
         )
 

@@ -1,4 +1,5 @@
-"""Page iteration for JSON:API `page[number]`/`page[size]` lists (Datadog Model Lab).
+"""Page iteration for JSON:API `page[number]`/`page[size]` lists (Datadog Model Lab) and DRF
+limit/offset lists (PostHog).
 
 The base of `page[number]` is never assumed: the first request carries no page number and
 every following one uses the server's `meta.page.next_number`. When `meta.page.total` drops
@@ -75,4 +76,39 @@ def iter_number_pages(
             raise ApiError(f"GET {path}: server sent next page {next_number} after {current}")
         previous_number, previous_total = current, total
         number = next_number
+    raise ApiError(f"GET {path}: more than {MAX_PAGES} pages, giving up")
+
+
+def iter_offset_pages(
+    client: ApiClient,
+    path: str,
+    params: Mapping[str, Any],
+    *,
+    page_size: int,
+    stats: ResourceStats,
+) -> Iterator[Page]:
+    """Yield DRF limit/offset pages (`{count, next, results}`) until `next` is null.
+
+    The next offset counts the rows actually served, so a server that caps `limit` is paged
+    correctly. When `count` drops by d between two pages, up to d rows slid back across the
+    boundary: paging resumes d rows earlier (callers drop the rows they see twice).
+    `Page.number` is the page's offset.
+    """
+    offset = 0
+    previous_total: int | None = None
+    for _ in range(MAX_PAGES):
+        body = client.get_json(path, {**params, "limit": page_size, "offset": offset}, stats=stats)
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise ApiError(f"unexpected response for GET {path}: no 'results' list")
+        total = body.get("count") if isinstance(body.get("count"), int) else None
+        rows = body["results"]
+        yield Page(data=rows, number=offset, total=total)
+        if not rows or body.get("next") is None:
+            return
+        next_offset = offset + len(rows)
+        if previous_total is not None and total is not None and total < previous_total:
+            logger.info("%s: count dropped %d -> %d while paging", path, previous_total, total)
+            next_offset = max(offset - (previous_total - total), 0)
+        previous_total = total
+        offset = next_offset
     raise ApiError(f"GET {path}: more than {MAX_PAGES} pages, giving up")
