@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import history, models, runner
-from .common.config import as_float
+from .common.config import as_float, config_value
 from .common.errors import ConfigurationError, LabsyncError
 from .sources import source_names
 from .warehouse import WarehouseBusy, connect, warehouse_path
@@ -26,6 +26,7 @@ logger = logging.getLogger("labsync")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 75
 DEFAULT_MAX_AGE_HOURS = 26.0  # a daily cron job plus slack
 DEMO_WAREHOUSE = Path("warehouse") / "demo.duckdb"
+LAKE_WAREHOUSE = Path("warehouse") / "lake.duckdb"
 
 
 def _out(text: str = "") -> None:
@@ -86,6 +87,20 @@ def _report_audits(failures: list[models.AuditFailure]) -> int:
     return EXIT_FAILED if failures else EXIT_OK
 
 
+def _lake_url(args: argparse.Namespace) -> str | None:
+    if args.destination == "duckdb":
+        if args.bucket_url:
+            raise ConfigurationError("--bucket-url needs --destination filesystem")
+        return None
+    url = args.bucket_url or config_value("destination.filesystem.bucket_url")
+    if not url:
+        raise ConfigurationError(
+            "--destination filesystem needs --bucket-url URL "
+            "(or DESTINATION__FILESYSTEM__BUCKET_URL)"
+        )
+    return str(url)
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     warehouse = warehouse_path(args.warehouse)
     try:
@@ -95,6 +110,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             full_refresh=args.full_refresh,
             reconcile=args.reconcile,
             build_models=not args.no_models,
+            lake=_lake_url(args),
         )
     except runner.SyncFailed as exc:
         _print_sync_summary(exc.result)
@@ -143,10 +159,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    warehouse = warehouse_path(args.warehouse)
-    if not warehouse.exists():
-        raise ConfigurationError(f"no warehouse at {warehouse}: run `labsync sync` first")
-    failures = runner.build_models_in(warehouse)
+    if args.lake:
+        warehouse = warehouse_path(args.warehouse or LAKE_WAREHOUSE)
+    else:
+        warehouse = warehouse_path(args.warehouse)
+        if not warehouse.exists():
+            raise ConfigurationError(f"no warehouse at {warehouse}: run `labsync sync` first")
+    failures = runner.build_models_in(warehouse, lake=args.lake)
     _out(f"built the views and published {warehouse}")
     return _report_audits(failures)
 
@@ -243,9 +262,21 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--full-refresh", action="store_true", help="ignore cursors, re-read all")
     sync.add_argument("--reconcile", action="store_true", help="flag rows deleted in the API")
     sync.add_argument("--no-models", action="store_true", help="skip building the SQL views")
+    sync.add_argument(
+        "--destination",
+        choices=["duckdb", "filesystem"],
+        default="duckdb",
+        help="filesystem: raw tables as Parquet in --bucket-url (a folder or s3://...)",
+    )
+    sync.add_argument("--bucket-url", help="lake folder or bucket for --destination filesystem")
 
     build = commands.add_parser("models", help="build the SQL views and run the audits")
     build.add_argument("--warehouse")
+    build.add_argument(
+        "--lake",
+        metavar="URL",
+        help=f"build the views over this Parquet lake (into {LAKE_WAREHOUSE} by default)",
+    )
 
     status = commands.add_parser("status", help="last sync per resource; exit 1 when stale")
     status.add_argument("--warehouse")

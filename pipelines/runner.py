@@ -15,6 +15,7 @@ import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from . import history, models
+from . import lake as lakes
 from .common.errors import ConfigurationError, LabsyncError
 from .common.stats import SyncStats
 from .sources import SourceSpec, SyncContext, registry
@@ -73,11 +74,19 @@ def raw_dataset(source: str) -> str:
     return f"raw_{source}"
 
 
-def make_pipeline(source: str, warehouse: Path, database: Path) -> dlt.Pipeline:
-    """The source's pipeline; its state lives beside the published `warehouse`."""
+def make_pipeline(source: str, warehouse: Path, database: Path | str) -> dlt.Pipeline:
+    """The source's pipeline; its state lives beside the published `warehouse`.
+
+    `database` is a DuckDB file, or a lake URL for dlt's filesystem destination.
+    """
+    destination = (
+        dlt.destinations.filesystem(bucket_url=database)
+        if isinstance(database, str)
+        else dlt.destinations.duckdb(str(database))
+    )
     return dlt.pipeline(
         pipeline_name=f"labsync_{source}",
-        destination=dlt.destinations.duckdb(str(database)),
+        destination=destination,
         dataset_name=raw_dataset(source),
         pipelines_dir=str(state_dir(warehouse)),
     )
@@ -179,8 +188,12 @@ def sync(
     reconcile: bool = False,
     build_models: bool = True,
     options: Mapping[str, Any] | None = None,
+    lake: str | None = None,
 ) -> SyncResult:
     """Sync the sources into a working copy, build the views, publish `warehouse`.
+
+    With `lake` (a folder or bucket URL) the raw tables go there as Parquet through dlt's
+    filesystem destination instead; `build_lake_models` then builds the views over it.
 
     Raises `ConfigurationError` before any request, `WarehouseBusy` when another sync runs,
     `SyncFailed` after publishing what the other sources loaded when a source failed.
@@ -189,9 +202,12 @@ def sync(
     specs, skipped = select_sources(sources)
     for name in skipped:
         logger.info("skipping source %s: no credentials configured", name)
+    if lake:  # lock, dlt state and history of a lake live beside the warehouse, per URL
+        lake = lakes.normalise_url(lake)
+        warehouse = lakes.local_anchor(lake, warehouse)
     result = SyncResult(warehouse, skipped=skipped)
     with exclusive_lock(warehouse, "sync"):
-        work = prepare_working_copy(warehouse)
+        work: Path | str = lake or prepare_working_copy(warehouse)
         sync_id = uuid.uuid4().hex[:12]
         planned = []
         for spec in specs:  # build every source first: configuration errors before any request
@@ -208,8 +224,9 @@ def sync(
         history.append(warehouse, records)
         # a failed load may have left a source's tables half-written: publish nothing then
         load_failed = any(s.failed_step == "load" for s in result.failed)
-        result.audit_failures = _build(warehouse, work, build_models)
-        if not load_failed:
+        if isinstance(work, Path):
+            result.audit_failures = _build(warehouse, work, build_models)
+        if isinstance(work, Path) and not load_failed:
             publish(work, warehouse)
             result.published = True
     result.seconds = time.monotonic() - started
@@ -218,8 +235,12 @@ def sync(
     return result
 
 
-def _build(warehouse: Path, work: Path, build_models: bool) -> list[models.AuditFailure]:
+def _build(
+    warehouse: Path, work: Path, build_models: bool, lake: str | None = None
+) -> list[models.AuditFailure]:
     with connect(work) as con:
+        if lake:  # raw views over the lake replace the raw tables
+            lakes.attach(con, lake)
         history.materialise(con, history.read(warehouse))
         if not build_models:
             return []
@@ -227,11 +248,15 @@ def _build(warehouse: Path, work: Path, build_models: bool) -> list[models.Audit
         return models.run_audits(con)
 
 
-def build_models_in(warehouse: Path) -> list[models.AuditFailure]:
-    """`labsync models`: rebuild the views in the working copy and publish it."""
+def build_models_in(warehouse: Path, lake: str | None = None) -> list[models.AuditFailure]:
+    """`labsync models`: rebuild the views in the working copy and publish it.
+
+    With `lake`, `warehouse` becomes a small DuckDB file of views over the lake's Parquet.
+    """
     with exclusive_lock(warehouse, "models"):
         work = prepare_working_copy(warehouse)
-        failures = _build(warehouse, work, build_models=True)
+        history_of = lakes.local_anchor(lake, warehouse) if lake else warehouse
+        failures = _build(history_of, work, build_models=True, lake=lake)
         publish(work, warehouse)
         return failures
 

@@ -1,0 +1,171 @@
+"""A Parquet lake written by dlt's filesystem destination, and DuckDB views over it.
+
+On a filesystem destination dlt cannot merge plain Parquet: it appends every load. The lake
+is therefore a log of loads, and the views labsync builds over it resolve the log the way
+the DuckDB merge would: the newest row per primary key (minus hard-deleted keys), and for
+child tables (merge key) the rows of the newest load per parent. The keys come from the dlt
+schema stored in the lake itself, so any machine can build the views from the URL alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import fsspec
+
+from .common.config import config_value, secret_value
+from .common.errors import ConfigurationError
+
+logger = logging.getLogger("labsync")
+
+DLT_TABLES = ("_dlt_version", "_dlt_loads", "_dlt_pipeline_state")
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    dataset: str
+    name: str
+    glob: str
+    primary_key: tuple[str, ...]
+    merge_key: tuple[str, ...]
+    hard_delete: tuple[str, ...]
+
+
+def normalise_url(url: str) -> str:
+    if "://" not in url:
+        url = Path(url).expanduser().resolve().as_uri()
+    return url.rstrip("/")
+
+
+def local_anchor(url: str, warehouse: Path) -> Path:
+    """A per-lake path beside the warehouse: its lock, dlt state and history live there."""
+    digest = hashlib.sha1(normalise_url(url).encode()).hexdigest()[:10]
+    return warehouse.parent / f"lake-{digest}.duckdb"
+
+
+def storage_options() -> dict[str, Any]:
+    """fsspec options for object stores, from dlt's filesystem credentials (or AWS_* env)."""
+    options: dict[str, Any] = {}
+    key = secret_value("destination.filesystem.credentials.aws_access_key_id", "AWS_ACCESS_KEY_ID")
+    secret = secret_value(
+        "destination.filesystem.credentials.aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"
+    )
+    endpoint = config_value("destination.filesystem.credentials.endpoint_url")
+    if key and secret:
+        options.update(key=key, secret=secret)
+    if endpoint:
+        options["client_kwargs"] = {"endpoint_url": endpoint}
+    return options
+
+
+def filesystem(url: str) -> fsspec.AbstractFileSystem:
+    protocol = url.split("://", 1)[0]
+    return fsspec.filesystem(protocol, **(storage_options() if protocol != "file" else {}))
+
+
+def discover(url: str) -> list[LakeTable]:
+    """Every data table of every labsync dataset in the lake, with its keys."""
+    url = normalise_url(url)
+    fs = filesystem(url)
+    root = url.split("://", 1)[1]
+    if not fs.exists(root):
+        raise ConfigurationError(f"no lake at {url}: run `labsync sync --destination filesystem`")
+    tables = []
+    for dataset_path in sorted(fs.ls(root, detail=False)):
+        dataset = dataset_path.rstrip("/").rsplit("/", 1)[-1]
+        versions = sorted(fs.glob(f"{dataset_path}/_dlt_version/*.jsonl"))
+        if not dataset.startswith("raw_") or not versions:
+            continue
+        for schema in _latest_schemas(fs, versions).values():
+            for name, table in schema["tables"].items():
+                files = f"{dataset_path}/{name}"
+                if name in DLT_TABLES or not fs.glob(f"{files}/*.parquet"):
+                    continue
+                columns = table.get("columns", {})
+                tables.append(
+                    LakeTable(
+                        dataset=dataset,
+                        name=name,
+                        glob=_scan_path(url, f"{files}/*.parquet"),
+                        primary_key=_hinted(columns, "primary_key"),
+                        merge_key=_hinted(columns, "merge_key"),
+                        hard_delete=_hinted(columns, "hard_delete"),
+                    )
+                )
+    return tables
+
+
+def _hinted(columns: dict[str, dict[str, Any]], hint: str) -> tuple[str, ...]:
+    return tuple(name for name, column in columns.items() if column.get(hint))
+
+
+def _scan_path(url: str, path: str) -> str:
+    """What DuckDB reads: a plain path for local lakes, the URL for object stores."""
+    protocol = url.split("://", 1)[0]
+    return path if protocol == "file" else f"{protocol}://{path}"
+
+
+def _latest_schemas(fs: fsspec.AbstractFileSystem, paths: list[str]) -> dict[str, dict[str, Any]]:
+    latest: dict[str, tuple[int, dict[str, Any]]] = {}
+    for path in paths:
+        with fs.open(path, "r", encoding="utf-8") as handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                entry = json.loads(line)
+                schema = entry["schema"]
+                schema = json.loads(schema) if isinstance(schema, str) else schema
+                name, version = entry["schema_name"], int(entry["version"])
+                if name not in latest or version >= latest[name][0]:
+                    latest[name] = (version, schema)
+    return {name: schema for name, (_, schema) in latest.items()}
+
+
+def resolved_sql(table: LakeTable) -> str:
+    """The table as the DuckDB destination would hold it after the same loads.
+
+    Arrow loads carry no `_dlt_load_id` column; dlt names each file `<load_id>.<file_id>...`,
+    and load ids are fixed-width epoch seconds, so the file name orders the loads.
+    """
+    load_id = r"regexp_extract(filename, '(\d+\.\d+)\.[^/]+\.parquet$', 1)"
+    scan = (
+        f"select * exclude (filename), {load_id} as _lake_load_id "
+        f"from read_parquet('{table.glob}', union_by_name = true, filename = true)"
+    )
+    if table.primary_key:
+        keys = ", ".join(table.primary_key)
+        resolved = (
+            f"select * from ({scan}) "
+            f"qualify row_number() over (partition by {keys} order by _lake_load_id desc) = 1"
+        )
+        if table.hard_delete:
+            kept = " and ".join(f"not coalesce({c}, false)" for c in table.hard_delete)
+            resolved = f"select * from ({resolved}) where {kept}"
+    elif table.merge_key:
+        keys = ", ".join(table.merge_key)
+        resolved = (
+            f"select * from ({scan}) "
+            f"qualify _lake_load_id = max(_lake_load_id) over (partition by {keys})"
+        )
+    else:
+        resolved = scan
+    return f"select * exclude (_lake_load_id) from ({resolved})"
+
+
+def attach(con: duckdb.DuckDBPyConnection, url: str) -> list[LakeTable]:
+    """Create `raw_<source>.<table>` views over the lake in `con` (replacing older ones)."""
+    url = normalise_url(url)
+    if not url.startswith("file://"):
+        con.register_filesystem(filesystem(url))
+    tables = discover(url)
+    for table in tables:
+        con.execute(f"create schema if not exists {table.dataset}")
+        con.execute(f"create or replace view {table.dataset}.{table.name} as {resolved_sql(table)}")
+    logger.info("attached %d lake tables from %s", len(tables), url)
+    return tables
