@@ -17,8 +17,8 @@ import dlt
 import pyarrow as pa
 from dlt.extract.resource import DltResource
 
-from ..common.arrow import check_extra_types
 from ..common.datadog import DatadogCredentials
+from ..common.dlt_tables import MERGE, route_table
 from ..common.http import RetryPolicy
 from ..common.incremental import ChangeTracker
 from ..common.stats import SyncStats
@@ -40,7 +40,6 @@ from .settings import (
     YIELD_BATCH_ROWS,
 )
 
-MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 # table -> (primary key, merge key): children are replaced wholesale with their parent
 TABLE_KEYS: dict[str, tuple[Any, Any]] = {
     "projects": ("project_id", None),
@@ -56,25 +55,13 @@ TABLE_KEYS: dict[str, tuple[Any, Any]] = {
 
 def _to_table(table_name: str, table: pa.Table) -> Any:
     """Route an Arrow table to `table_name` with its keys, failing on type drift first."""
-    schema = dlt.current.source_schema()
-    known = schema.tables.get(table_name, {}).get("columns", {})
-    check_extra_types(table_name, table, lambda col: known.get(col, {}).get("data_type"))
     primary_key, merge_key = TABLE_KEYS[table_name]
-    # keys are never null; saying so in the Arrow schema matches dlt's own key hints
-    keys = {k for k in (primary_key, merge_key) if isinstance(k, str)}
-    keys.update(k for k in (primary_key or []) if isinstance(primary_key, list))
-    table = table.cast(pa.schema([f.with_nullable(f.name not in keys) for f in table.schema]))
-    columns = None
+    columns: dict[str, Any] | None = None
     if table_name == "tombstones":
         columns = {"reappeared": {"data_type": "bool", "hard_delete": True}}
-    hints = dlt.mark.make_hints(
-        table_name=table_name,
-        primary_key=primary_key,
-        merge_key=merge_key,
-        write_disposition=MERGE,
-        columns=columns,
+    return route_table(
+        table_name, table, primary_key=primary_key, merge_key=merge_key, columns=columns
     )
-    return dlt.mark.with_hints(table, hints, create_table_variant=True)
 
 
 def _emit(tables: Mapping[str, pa.Table], include_empty: bool) -> Iterator[Any]:
