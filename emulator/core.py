@@ -10,6 +10,10 @@ from types import TracebackType
 from .auth import DatadogKeyAuth
 from .control import register_control
 from .faults import FaultInjector
+from .llm_obs.api import LLMObsApi
+from .llm_obs.control import register_llm_obs_control
+from .llm_obs.data import LLMObsStore
+from .llm_obs.generator import LLMObsSizes
 from .model_lab.api import ModelLabApi
 from .model_lab.control import register_model_lab_control
 from .model_lab.data import ModelLabStore
@@ -33,6 +37,10 @@ class Emulator:
         app_key: Expected ``DD-APPLICATION-KEY`` (None = any non-empty value).
         port: TCP port (0 = pick a free one).
         host: Bind address (loopback by default).
+        llm_obs_projects, llm_obs_datasets, llm_obs_records, llm_obs_experiments, llm_obs_spans,
+            llm_obs_queues, llm_obs_interactions: generated LLM Observability sizes (see
+            :class:`~emulator.llm_obs.generator.LLMObsSizes`; datasets and experiments are per
+            project, records per dataset, spans per experiment, interactions per queue).
 
     Example::
 
@@ -51,18 +59,39 @@ class Emulator:
         app_key: str | None = None,
         port: int = 0,
         host: str = "127.0.0.1",
+        llm_obs_projects: int = 2,
+        llm_obs_datasets: int = 3,
+        llm_obs_records: int = 24,
+        llm_obs_experiments: int = 4,
+        llm_obs_spans: int = 20,
+        llm_obs_queues: int = 2,
+        llm_obs_interactions: int = 6,
     ) -> None:
         self.seed = seed
         self.host = host
         self._requested_port = port
         self.model_lab = ModelLabStore(seed=seed, projects=projects, runs=runs)
+        self.llm_obs = LLMObsStore(
+            seed=seed,
+            sizes=LLMObsSizes(
+                projects=llm_obs_projects,
+                datasets=llm_obs_datasets,
+                records=llm_obs_records,
+                experiments=llm_obs_experiments,
+                spans=llm_obs_spans,
+                queues=llm_obs_queues,
+                interactions=llm_obs_interactions,
+            ),
+        )
         self.faults = FaultInjector(faults)
         self._limiter = RateLimiter(parse_rate_limit(rate_limit))
         self._log = RequestLog()
         self.router = Router()
         ModelLabApi(self.model_lab, DatadogKeyAuth(api_key, app_key)).register(self.router)
+        LLMObsApi(self.llm_obs, DatadogKeyAuth(api_key, app_key)).register(self.router)
         register_control(self.router, self)
         register_model_lab_control(self.router, self.model_lab)
+        register_llm_obs_control(self.router, self.llm_obs)
         self._dispatcher = Dispatcher(self.router, self.faults, self._limiter, self._log)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
