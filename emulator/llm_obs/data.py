@@ -1110,9 +1110,10 @@ class LLMObsStore:
                     dataset.revisions.remove(old)
                 else:
                     old.valid_to = version
+            # the dataset's updated_at is never older than the records it saved
+            dataset.updated_at = now + max(len(insert) - 1, 0)
             if at is None:
-                # keep later helper timestamps after the per-record offsets used above
-                self.clock.raise_floor(now + len(insert))
+                self.clock.raise_floor(dataset.updated_at)
             return [self.render_record(dataset.id, r) for r in changed]
 
     def add_records(
