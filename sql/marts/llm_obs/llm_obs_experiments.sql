@@ -1,0 +1,49 @@
+-- soft deletes come from the API (`deleted_at`); hard ones from a full listing (tombstones)
+with experiments as (
+
+    select * from staging.stg_llm_obs__experiments
+
+),
+
+tombstones as (
+
+    select id, detected_at
+    from staging.stg_llm_obs__tombstones
+    where entity = 'experiment'
+
+),
+
+flagged as (
+
+    select
+        experiments.experiment_id,
+        experiments.project_id,
+        experiments.dataset_id,
+        experiments.dataset_version,
+        experiments.name,
+        experiments.experiment,
+        experiments.description,
+        experiments.status,
+        experiments.error,
+        experiments.parent_experiment_id,
+        experiments.config,
+        experiments.metadata,
+        experiments.aggregate_data,
+        experiments.run_count,
+        experiments.author ->> 'id' as author_id,
+        experiments.author ->> 'email' as author_email,
+        experiments.created_at,
+        experiments.updated_at,
+        experiments.deleted_at,
+        (experiments.deleted_at is not null or tombstones.id is not null) as is_deleted,
+        tombstones.detected_at as vanished_detected_at,
+        experiments.synced_at
+
+    from experiments
+
+    left join tombstones
+        on experiments.experiment_id = tombstones.id
+
+)
+
+select * from flagged
