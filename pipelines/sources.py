@@ -60,9 +60,10 @@ class SourceSpec:
 
 def registry() -> dict[str, SourceSpec]:
     """Every source, in the order a plain `labsync sync` runs them."""
+    from .llm_obs.factory import SPEC as llm_obs
     from .model_lab.factory import SPEC as model_lab
 
-    specs: list[SourceSpec] = [model_lab]
+    specs: list[SourceSpec] = [model_lab, llm_obs]
     return {spec.name: spec for spec in specs}
 
 
