@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from types import TracebackType
 
 from .auth import DatadogKeyAuth
@@ -17,6 +18,10 @@ from .llm_obs.generator import LLMObsSizes
 from .model_lab.api import ModelLabApi
 from .model_lab.control import register_model_lab_control
 from .model_lab.data import ModelLabStore
+from .posthog.api import RATE_LIMIT_NAME as POSTHOG_RATE_LIMIT_NAME
+from .posthog.api import PostHogApi
+from .posthog.control import register_posthog_control
+from .posthog.data import PostHogStore
 from .ratelimit import RateLimiter, RateLimitSpec, parse_rate_limit
 from .router import Router
 from .server import Dispatcher, EmulatorHTTPServer, RequestLog, RequestRecord
@@ -41,6 +46,16 @@ class Emulator:
             llm_obs_queues, llm_obs_interactions: generated LLM Observability sizes (see
             :class:`~emulator.llm_obs.generator.LLMObsSizes`; datasets and experiments are per
             project, records per dataset, spans per experiment, interactions per queue).
+        posthog_project_id: The emulated PostHog project / environment id.
+        posthog_api_key: Expected PostHog personal API key (None = any non-empty Bearer key).
+        posthog_scopes: The key's scopes (``("*",)`` = all; None = legacy key without scopes).
+        posthog_datasets, posthog_items_per_dataset, posthog_evaluations,
+            posthog_evaluation_events, posthog_event_days: generated PostHog sizes (items: a
+            count or an inclusive ``(low, high)`` range per dataset).
+        posthog_now: PostHog generation anchor (default: the current UTC hour).
+        posthog_rate_limit: PostHog per-key REST throttle, e.g. ``"480/60,4800/3600"``.
+        posthog_query_rate_limit: PostHog Query API throttle, e.g. ``"240/60,2400/3600"``.
+        posthog_query_concurrency: PostHog queries running at once (None = unlimited).
 
     Example::
 
@@ -66,6 +81,18 @@ class Emulator:
         llm_obs_spans: int = 20,
         llm_obs_queues: int = 2,
         llm_obs_interactions: int = 6,
+        posthog_project_id: int = 1,
+        posthog_api_key: str | None = None,
+        posthog_scopes: Iterable[str] | None = ("*",),
+        posthog_datasets: int = 3,
+        posthog_items_per_dataset: int | tuple[int, int] = (10, 40),
+        posthog_evaluations: int = 4,
+        posthog_evaluation_events: int = 300,
+        posthog_event_days: int = 14,
+        posthog_now: datetime | str | None = None,
+        posthog_rate_limit: str | RateLimitSpec | None = None,
+        posthog_query_rate_limit: str | RateLimitSpec | None = None,
+        posthog_query_concurrency: int | None = None,
     ) -> None:
         self.seed = seed
         self.host = host
@@ -83,15 +110,34 @@ class Emulator:
                 interactions=llm_obs_interactions,
             ),
         )
+        self.posthog = PostHogStore(
+            seed=seed,
+            project_id=posthog_project_id,
+            datasets=posthog_datasets,
+            items_per_dataset=posthog_items_per_dataset,
+            evaluations=posthog_evaluations,
+            evaluation_events=posthog_evaluation_events,
+            event_days=posthog_event_days,
+            now=posthog_now,
+            api_key=posthog_api_key,
+            scopes=posthog_scopes,
+            rate_limit=posthog_rate_limit,
+            query_rate_limit=posthog_query_rate_limit,
+            query_concurrency=posthog_query_concurrency,
+        )
         self.faults = FaultInjector(faults)
         self._limiter = RateLimiter(parse_rate_limit(rate_limit))
+        # PostHog throttles itself (its own 429 body, no X-RateLimit headers)
+        self._limiter.exempt(POSTHOG_RATE_LIMIT_NAME)
         self._log = RequestLog()
         self.router = Router()
         ModelLabApi(self.model_lab, DatadogKeyAuth(api_key, app_key)).register(self.router)
         LLMObsApi(self.llm_obs, DatadogKeyAuth(api_key, app_key)).register(self.router)
+        PostHogApi(self.posthog).register(self.router)
         register_control(self.router, self)
         register_model_lab_control(self.router, self.model_lab)
         register_llm_obs_control(self.router, self.llm_obs)
+        register_posthog_control(self.router, self.posthog)
         self._dispatcher = Dispatcher(self.router, self.faults, self._limiter, self._log)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None

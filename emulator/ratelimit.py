@@ -74,7 +74,13 @@ class RateLimiter:
         self._window = -1
         self._count = 0
         self._rejections = 0
+        self._exempt: set[str] = set()
         self.configure(spec)
+
+    def exempt(self, name: str) -> None:
+        """Never limit, nor add headers to, the API named ``name`` (it throttles itself)."""
+        with self._lock:
+            self._exempt.add(name)
 
     @property
     def spec(self) -> RateLimitSpec | None:
@@ -112,7 +118,7 @@ class RateLimiter:
     def acquire(self, name: str) -> RateDecision:
         """Count one request; ``allowed`` False means answer 429 with ``headers``."""
         with self._lock:
-            if self._spec is None:
+            if self._spec is None or name in self._exempt:
                 return RateDecision(True, {})
             now = self._clock()
             self._roll(now)
@@ -129,7 +135,7 @@ class RateLimiter:
     def peek(self, name: str) -> dict[str, str]:
         """Headers describing the current window without counting a request."""
         with self._lock:
-            if self._spec is None:
+            if self._spec is None or name in self._exempt:
                 return {}
             now = self._clock()
             self._roll(now)
@@ -138,6 +144,8 @@ class RateLimiter:
     def injected_headers(self, name: str) -> dict[str, str]:
         """Headers for an injected 429 fault: same names, Remaining 0, Reset 1."""
         with self._lock:
+            if name in self._exempt:
+                return {}
             limit, period = self._spec or (INJECTED_DEFAULT_LIMIT, INJECTED_DEFAULT_PERIOD)
             return {
                 "X-RateLimit-Limit": str(limit),
