@@ -210,7 +210,13 @@ def _optional(attrs: dict[str, Any], name: str, kinds: type | tuple[type, ...]) 
     return value
 
 
-_JSON_NAMES = {str: "a string", dict: "an object", list: "a list", bool: "a boolean", int: "an integer"}
+_JSON_NAMES = {
+    str: "a string",
+    dict: "an object",
+    list: "a list",
+    bool: "a boolean",
+    int: "an integer",
+}
 
 
 def _id_list(attrs: dict[str, Any], name: str, allow_empty: bool = False) -> list[str]:
@@ -339,7 +345,9 @@ class LLMObsApi:
     def list_projects(self, request: Request) -> Response:
         """``GET /v1/projects`` (created_at desc, cursor pages)."""
         limit = _limit(request, DEFAULT_PAGE_LIMIT)
-        items = self.store.list_projects(_id_set(request, "filter[id]"), _text(request, "filter[name]"))
+        items = self.store.list_projects(
+            _id_set(request, "filter[id]"), _text(request, "filter[name]")
+        )
         page, after = cursor_page(
             items, _created_key, "projects", _text(request, "page[cursor]"), limit, True
         )
@@ -546,9 +554,15 @@ class LLMObsApi:
         data, attrs = _data(request, "datasets")
         if data.get("id") not in (None, dataset_id):
             raise BadRequest("data.id must be the dataset id of the path")
-        inserts = self._record_items(attrs, "insert_records", False) if "insert_records" in attrs else []
-        updates = self._record_items(attrs, "update_records", True) if "update_records" in attrs else []
-        deletes = _id_list(attrs, "delete_records", allow_empty=True) if "delete_records" in attrs else []
+        inserts = (
+            self._record_items(attrs, "insert_records", False) if "insert_records" in attrs else []
+        )
+        updates = (
+            self._record_items(attrs, "update_records", True) if "update_records" in attrs else []
+        )
+        deletes = (
+            _id_list(attrs, "delete_records", allow_empty=True) if "delete_records" in attrs else []
+        )
         if len(inserts) + len(updates) + len(deletes) > MAX_BATCH_ITEMS:
             raise TooLarge(f"a batch update holds at most {MAX_BATCH_ITEMS} records")
         new_version = attrs.get("create_new_version", True)
@@ -622,7 +636,7 @@ class LLMObsApi:
     # draft state ------------------------------------------------------------------------------
 
     def get_draft_state(self, request: Request) -> Response:
-        """``GET .../draft_state`` (an unlocked dataset has null ``user`` and ``drafting_since``)."""
+        """``GET .../draft_state`` (unlocked: ``user`` and ``drafting_since`` are null)."""
         dataset_id = self._dataset_path(request)
         return api_response(200, {"data": self.store.draft_state(dataset_id)})
 
@@ -721,7 +735,9 @@ class LLMObsApi:
             _optional(attrs, key, str)
         _optional(attrs, "metadata", dict)
         if "status" in changes and changes["status"] not in EXPERIMENT_STATUSES:
-            raise BadRequest(f"data.attributes.status must be one of {', '.join(EXPERIMENT_STATUSES)}")
+            raise BadRequest(
+                f"data.attributes.status must be one of {', '.join(EXPERIMENT_STATUSES)}"
+            )
         experiment_id = request.params["experiment_id"]
         try:
             self.store.update_experiment(experiment_id, **changes)
@@ -783,7 +799,12 @@ class LLMObsApi:
         spans, summary = self._events(request)
         experiment_id = request.params["experiment_id"]
         page, after = cursor_page(
-            spans, _span_key, f"events:{experiment_id}", _text(request, "page[cursor]"), limit, False
+            spans,
+            _span_key,
+            f"events:{experiment_id}",
+            _text(request, "page[cursor]"),
+            limit,
+            False,
         )
         data = {
             "id": experiment_id,
@@ -909,7 +930,7 @@ class LLMObsApi:
         return api_response(200, self._label_schema_body(request.params["queue_id"]))
 
     def put_label_schema(self, request: Request) -> Response:
-        """``PUT .../label-schema``: replace the label schemas (bumps the queue's ``modified_at``)."""
+        """``PUT .../label-schema``: replace the label schemas (bumps ``modified_at``)."""
         _, attrs = _data(request, "queues")
         schemas = self._schemas(attrs)
         if schemas is None:
@@ -1025,7 +1046,11 @@ class LLMObsApi:
             if not isinstance(item, dict) or not isinstance(item.get("interaction_id"), str):
                 raise BadRequest(f"data.attributes.annotations[{index}].interaction_id is required")
             values = item.get("label_values")
-            if not isinstance(values, list) or not values or any(not isinstance(v, dict) for v in values):
+            if (
+                not isinstance(values, list)
+                or not values
+                or any(not isinstance(v, dict) for v in values)
+            ):
                 raise BadRequest(
                     f"data.attributes.annotations[{index}].label_values must be a non-empty list"
                 )
@@ -1034,9 +1059,7 @@ class LLMObsApi:
                     queue_id, item["interaction_id"], values, user=caller
                 )
             except KeyError as exc:
-                errors.append(
-                    {"interaction_id": item["interaction_id"], "error": str(exc.args[0])}
-                )
+                errors.append({"interaction_id": item["interaction_id"], "error": str(exc.args[0])})
                 continue
             except ValueError as exc:
                 errors.append({"interaction_id": item["interaction_id"], "error": str(exc)})

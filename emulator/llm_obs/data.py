@@ -200,7 +200,7 @@ class Annotation:
 
 @dataclass
 class Interaction:
-    """An item of an annotation queue (a trace, an experiment trace, a session or display blocks)."""
+    """An item of an annotation queue: a trace, an experiment trace, a session or blocks."""
 
     id: str
     type: str
@@ -470,8 +470,7 @@ class LLMObsStore:
             rows = [
                 e
                 for e in self._experiments.values()
-                if project_id in (None, e.project_id)
-                and (include_deleted or e.deleted_at is None)
+                if project_id in (None, e.project_id) and (include_deleted or e.deleted_at is None)
             ]
             return [e.id for e in _newest_first(rows)]
 
@@ -719,9 +718,7 @@ class LLMObsStore:
             dataset = self._dataset(dataset_id, project_id)
             at = dataset.current_version if version is None else version
             if at < 0 or at > dataset.current_version:
-                raise ValueError(
-                    f"filter[version] must be between 0 and {dataset.current_version}"
-                )
+                raise ValueError(f"filter[version] must be between 0 and {dataset.current_version}")
             revs = sorted(
                 dataset.records_at(at), key=lambda r: (r.created_at, r.record_id), reverse=True
             )
@@ -732,9 +729,7 @@ class LLMObsStore:
         with self.lock:
             self._project(project_id)
             dataset = self._dataset(dataset_id, project_id)
-            return [
-                self.render_version(dataset, n) for n in range(dataset.current_version, 0, -1)
-            ]
+            return [self.render_version(dataset, n) for n in range(dataset.current_version, 0, -1)]
 
     def draft_state(self, dataset_id: str, project_id: str | None = None) -> dict[str, Any]:
         """The draft state resource of a dataset."""
@@ -985,7 +980,7 @@ class LLMObsStore:
             return dataset.id
 
     def update_dataset(self, dataset_id: str, touch: bool = True, **attrs: Any) -> None:
-        """Set ``name`` / ``description`` / ``metadata``; bumps ``updated_at`` unless told not to."""
+        """Set ``name`` / ``description`` / ``metadata``; ``touch`` bumps ``updated_at``."""
         with self.lock:
             dataset = self._dataset(dataset_id)
             for key, value in attrs.items():
@@ -1001,9 +996,7 @@ class LLMObsStore:
             self._dataset(dataset_id)
             del self._datasets[dataset_id]
 
-    def clone_dataset(
-        self, dataset_id: str, name: str, description: str | None = None
-    ) -> str:
+    def clone_dataset(self, dataset_id: str, name: str, description: str | None = None) -> str:
         """Copy the current records into a new dataset of the same project (version 1)."""
         with self.lock:
             source = self._dataset(dataset_id)
@@ -1119,8 +1112,11 @@ class LLMObsStore:
     def add_records(
         self, dataset_id: str, records: Iterable[Mapping[str, Any]], new_version: bool = True
     ) -> list[str]:
-        """Append records (each ``{"input", "expected_output"?, "metadata"?}``); returns their ids."""
-        return [r["id"] for r in self.batch_update(dataset_id, insert=records, create_new_version=new_version)]
+        """Append records (``{"input", "expected_output"?, "metadata"?}``); returns their ids."""
+        return [
+            r["id"]
+            for r in self.batch_update(dataset_id, insert=records, create_new_version=new_version)
+        ]
 
     def update_record(
         self, dataset_id: str, record_id: str, new_version: bool = True, **fields: Any
@@ -1151,7 +1147,11 @@ class LLMObsStore:
                     rev.valid_to = new
             for record_id, old in wanted.items():
                 current = next(
-                    (r for r in dataset.revisions if r.record_id == record_id and r.alive_at(new - 1)),
+                    (
+                        r
+                        for r in dataset.revisions
+                        if r.record_id == record_id and r.alive_at(new - 1)
+                    ),
                     None,
                 )
                 if current is old:
@@ -1368,7 +1368,9 @@ class LLMObsStore:
                     "meta": copy.deepcopy(span.get("meta") or {}),
                     "eval_metrics": [],
                 }
-                experiment.spans = [s for s in experiment.spans if s["span_id"] != stored["span_id"]]
+                experiment.spans = [
+                    s for s in experiment.spans if s["span_id"] != stored["span_id"]
+                ]
                 experiment.spans.append(stored)
             pending = [*experiment.pending_metrics, *(dict(m) for m in metrics)]
             experiment.pending_metrics = []
@@ -1491,12 +1493,17 @@ class LLMObsStore:
                 if kind == "display_block":
                     blocks = item.get("display_block")
                     if not isinstance(blocks, list) or not blocks:
-                        raise ValueError(f"interactions[{index}].display_block must be a non-empty list")
+                        raise ValueError(
+                            f"interactions[{index}].display_block must be a non-empty list"
+                        )
                     for b_index, block in enumerate(blocks):
-                        if not isinstance(block, dict) or block.get("type") not in CONTENT_BLOCK_TYPES:
+                        if (
+                            not isinstance(block, dict)
+                            or block.get("type") not in CONTENT_BLOCK_TYPES
+                        ):
                             raise ValueError(
-                                f"interactions[{index}].display_block[{b_index}].type must be one of "
-                                + ", ".join(CONTENT_BLOCK_TYPES)
+                                f"interactions[{index}].display_block[{b_index}].type must be "
+                                f"one of {', '.join(CONTENT_BLOCK_TYPES)}"
                             )
                     content_id = content_hash(blocks)
                 else:

@@ -302,9 +302,7 @@ def _label_schemas(rng: random.Random, index: int) -> list[dict[str, Any]]:
     ]
 
 
-def _label_entries(
-    rng: random.Random, schemas: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def _label_entries(rng: random.Random, schemas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     entries = []
     for schema in schemas:
         if not schema.get("is_required") and rng.random() < 0.4:
@@ -323,9 +321,7 @@ def _label_entries(
         elif kind == "boolean":
             value = rng.random() < 0.3
         else:
-            value = ("Looks fine.", "Too verbose.", "Missed the refund question.")[
-                rng.randrange(3)
-            ]
+            value = ("Looks fine.", "Too verbose.", "Missed the refund question.")[rng.randrange(3)]
         entry: dict[str, Any] = {"label_schema_id": schema["id"], "value": value}
         if schema.get("has_assessment"):
             entry["assessment"] = "fail" if value is True else "pass"
@@ -355,7 +351,9 @@ def populate(store: LLMObsStore, seed: int, sizes: LLMObsSizes) -> None:
 
     for p_index in range(sizes.projects):
         base = PROJECT_NAMES[p_index % len(PROJECT_NAMES)]
-        name = base if p_index < len(PROJECT_NAMES) else f"{base}-{p_index // len(PROJECT_NAMES) + 1}"
+        name = (
+            base if p_index < len(PROJECT_NAMES) else f"{base}-{p_index // len(PROJECT_NAMES) + 1}"
+        )
         clock += DAY_US + rng.randrange(HOUR_US)
         project_id, _ = store.create_project(
             name, PROJECT_DESCRIPTIONS[p_index % len(PROJECT_DESCRIPTIONS)], at=clock
