@@ -11,6 +11,7 @@ from types import FrameType
 
 from .core import Emulator
 from .faults import parse_fault_spec
+from .posthog.cli_args import add_posthog_arguments, posthog_kwargs
 from .ratelimit import parse_rate_limit
 
 logger = logging.getLogger("emulator")
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--api-key", default=None, help="required DD-API-KEY value")
     parser.add_argument("--app-key", default=None, help="required DD-APPLICATION-KEY value")
+    add_posthog_arguments(parser)
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.faults:
             parse_fault_spec(args.faults)
         rate_limit = parse_rate_limit(args.rate_limit)
+        posthog = posthog_kwargs(args)
     except ValueError as exc:
         parser.error(str(exc))
     started = time.perf_counter()
@@ -71,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         app_key=args.app_key,
         port=args.port,
         host=args.host,
+        **posthog,
     )
     logger.info(
         "generated %d projects and %d runs (seed %d) in %.2f s",
