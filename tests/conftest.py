@@ -24,6 +24,9 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith(("SOURCES__", "DD_", "LABSYNC_", "DESTINATION__")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0.01")
+    # random fault tests fail ~25% of requests; threads make the order vary, so give every
+    # request enough attempts that a run of failures never exhausts them (0.25^12 ≈ 6e-8)
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "12")
     monkeypatch.setenv("RUNTIME__REQUEST_MAX_RETRY_DELAY", "1")
     monkeypatch.setenv("RUNTIME__REQUEST_TIMEOUT", "10")
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")

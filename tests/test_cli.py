@@ -72,6 +72,7 @@ def test_sync_via_dd_env_vars_and_no_secret_anywhere(emulator: Emulator, tmp_pat
         "DD_API_KEY": API_KEY,
         "DD_APP_KEY": APP_KEY,
         "RUNTIME__REQUEST_BACKOFF_FACTOR": "0.01",
+        "RUNTIME__REQUEST_MAX_ATTEMPTS": "12",  # see tests/conftest.py
     }
     done = labsync("--log-level", "DEBUG", "sync", "--warehouse", str(warehouse), env=env)
     assert done.returncode == 0, done.stderr
