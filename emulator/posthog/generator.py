@@ -465,7 +465,7 @@ def _generate_events(
 ) -> list[Event]:
     start = now_us - days * DAY_US
     old_writer_until = start + 2 * DAY_US
-    n_generations = max(1, n_events) if evaluations else 0
+    n_generations = n_events if evaluations else 0
     generations: list[Event] = []
     for k in range(n_generations):
         ts = rng.randint(start, now_us - 5 * 60 * US_PER_S)
