@@ -62,8 +62,9 @@ def registry() -> dict[str, SourceSpec]:
     """Every source, in the order a plain `labsync sync` runs them."""
     from .llm_obs.factory import SPEC as llm_obs
     from .model_lab.factory import SPEC as model_lab
+    from .posthog.factory import SPEC as posthog
 
-    specs: list[SourceSpec] = [model_lab, llm_obs]
+    specs: list[SourceSpec] = [model_lab, llm_obs, posthog]
     return {spec.name: spec for spec in specs}
 
 
