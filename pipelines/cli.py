@@ -186,6 +186,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         os.environ["SOURCES__DATADOG__BASE_URL"] = emu.base_url
         os.environ.setdefault("SOURCES__DATADOG__API_KEY", "demo-api-key")
         os.environ.setdefault("SOURCES__DATADOG__APP_KEY", "demo-app-key")
+        os.environ["SOURCES__POSTHOG__BASE_URL"] = emu.base_url
+        os.environ["SOURCES__POSTHOG__PROJECT_ID"] = str(emu.posthog.project_id)
+        os.environ.setdefault("SOURCES__POSTHOG__API_KEY", "phx_demo_key")
         result = runner.sync(warehouse)
     _print_sync_summary(result)
     _out()
