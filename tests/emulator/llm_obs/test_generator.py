@@ -59,7 +59,7 @@ def test_default_layout_matches_the_readme() -> None:
             listed = store.list_versions(project_id, dataset_id)
             last_used = {attrs(v)["version_number"]: attrs(v)["last_used"] for v in listed}
             assert last_used[1] is not None
-            assert last_used.get(2, None) is None
+            assert last_used.get(2) is None
     assert versions == [2, 2, 1, 2, 2, 1]
     assert sizes == [25, 25, 24, 25, 25, 24]
 
