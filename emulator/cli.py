@@ -11,6 +11,7 @@ from types import FrameType
 
 from .core import Emulator
 from .faults import parse_fault_spec
+from .llm_obs.cli_args import add_llm_obs_arguments, llm_obs_kwargs
 from .posthog.cli_args import add_posthog_arguments, posthog_kwargs
 from .ratelimit import parse_rate_limit
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--api-key", default=None, help="required DD-API-KEY value")
     parser.add_argument("--app-key", default=None, help="required DD-APPLICATION-KEY value")
+    add_llm_obs_arguments(parser)
     add_posthog_arguments(parser)
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -61,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             parse_fault_spec(args.faults)
         rate_limit = parse_rate_limit(args.rate_limit)
         posthog = posthog_kwargs(args)
+        llm_obs = llm_obs_kwargs(args)
     except ValueError as exc:
         parser.error(str(exc))
     started = time.perf_counter()
@@ -75,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         host=args.host,
         **posthog,
+        **llm_obs,
     )
     logger.info(
         "generated %d projects and %d runs (seed %d) in %.2f s",
