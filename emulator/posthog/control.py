@@ -23,9 +23,9 @@ from ..control import control_error
 from ..router import Request, Response, Router, empty_response, json_response
 from ..server import request_body
 from .data import PostHogStore
+from .throttle import UNSET
 
 _KINDS = {"datasets": "dataset", "dataset_items": "item", "evaluations": "evaluation"}
-_UNSET = object()
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -121,9 +121,9 @@ def register_posthog_control(router: Router, store: PostHogStore) -> None:
     def put_throttle(request: Request) -> Response:
         body = _body(request)
         store.throttle.configure(
-            crud=body.get("rate_limit", _UNSET),
-            query=body.get("query_rate_limit", _UNSET),
-            query_concurrency=body.get("query_concurrency", _UNSET),
+            crud=body.get("rate_limit", UNSET),
+            query=body.get("query_rate_limit", UNSET),
+            query_concurrency=body.get("query_concurrency", UNSET),
             queue_seconds=body.get("queue_seconds"),
         )
         return json_response(200, _throttle_settings(store))

@@ -31,6 +31,7 @@ DOCUMENTED_QUERY_CONCURRENCY = 3
 DEFAULT_QUEUE_SECONDS = 30.0
 
 LimitsInput = RateLimitSpec | str | Sequence[RateLimitSpec] | None
+UNSET: object = object()  # "leave this setting as it is" for PostHogThrottle.configure
 
 
 def parse_limits(value: object) -> tuple[RateLimitSpec, ...]:
@@ -131,22 +132,20 @@ class PostHogThrottle:
         self.query_gate: threading.Event | None = None
         self.configure(query_concurrency=query_concurrency)
 
-    _UNSET: object = object()
-
     def configure(
         self,
-        crud: LimitsInput | object = _UNSET,
-        query: LimitsInput | object = _UNSET,
-        query_concurrency: int | object | None = _UNSET,
+        crud: LimitsInput | object = UNSET,
+        query: LimitsInput | object = UNSET,
+        query_concurrency: int | object | None = UNSET,
         queue_seconds: float | None = None,
     ) -> None:
         """Change some limits (omitted ones stay) and reset their counters."""
         with self._lock:
-            if crud is not self._UNSET:
+            if crud is not UNSET:
                 self._crud = _Windows(parse_limits(crud))
-            if query is not self._UNSET:
+            if query is not UNSET:
                 self._query = _Windows(parse_limits(query))
-            if query_concurrency is not self._UNSET:
+            if query_concurrency is not UNSET:
                 if query_concurrency is not None and (
                     not isinstance(query_concurrency, int) or query_concurrency < 1
                 ):
