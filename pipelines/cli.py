@@ -170,6 +170,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     return _report_audits(failures)
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from . import compare
+
+    try:
+        result = compare.compare(warehouse_path(args.warehouse), args.run_ids, args.baseline)
+    except compare.UnknownRuns as exc:
+        logger.error("%s", exc)
+        return EXIT_USAGE
+    _out(compare.render(result))
+    return EXIT_OK
+
+
 def cmd_emulate(args: argparse.Namespace, extra: list[str]) -> int:
     from emulator.cli import main as emulator_main
 
@@ -291,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"{DEFAULT_MAX_AGE_HOURS:g})",
     )
 
+    compare = commands.add_parser(
+        "compare", help="params that differ and metric deltas between runs"
+    )
+    compare.add_argument("run_ids", metavar="RUN_ID", type=int, nargs="+")
+    compare.add_argument("--baseline", metavar="RUN_ID", type=int, help="default: the first run")
+    compare.add_argument("--warehouse")
+
     commands.add_parser(
         "emulate", help="serve the vendor API emulator (see --help)", add_help=False
     )
@@ -315,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_models(args)
         if args.command == "status":
             return cmd_status(args)
+        if args.command == "compare":
+            return cmd_compare(args)
         if args.command == "emulate":
             return cmd_emulate(args, extra)
         return cmd_demo(args)

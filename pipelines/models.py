@@ -4,11 +4,22 @@ Each file holds one `select`; the runner owns materialisation: `sql/staging/*.sq
 in schema `staging`, `sql/marts/*.sql` views in schema `analytics`, named after the file.
 Dependencies come from the tables each query reads (parsed with sqlglot), so files build in
 the right order whatever their names. `sql/audits/*.sql` must each return zero rows.
+
+What a plain view cannot do, the runner does generically:
+- config the SQL reads: `[models.metric_directions]` becomes a table
+  (`staging.stg_config__metric_directions`);
+- dynamic pivots (`pivot t on col using ...` without `in (...)`, which DuckDB refuses in a view)
+  get their column list pinned from the data at each build, so new keys become new columns;
+- `sql/macros/<name>.sql` holds one `select` using `$parameters`; it becomes the table macro
+  `analytics.<name>(parameters...)`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -17,12 +28,17 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from .common.errors import LabsyncError
+from .common.config import config_value
+from .common.errors import ConfigurationError, LabsyncError
 
 logger = logging.getLogger("labsync.models")
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 LAYERS = {"staging": "staging", "marts": "analytics"}
+MACRO_SCHEMA = "analytics"
+DIRECTIONS_KEY = "models.metric_directions"
+DIRECTIONS_TABLE = "staging.stg_config__metric_directions"
+DIRECTIONS = ("min", "max")
 
 
 @dataclass(frozen=True)
@@ -65,7 +81,8 @@ def dependencies(model: Model, names: set[str]) -> set[str]:
     found = set()
     for table in tree.find_all(exp.Table):
         qualified = f"{table.db}.{table.name}" if table.db else table.name
-        if qualified in names and table.name not in ctes:
+        # a schema-qualified name is never a CTE, even when a CTE is named after it
+        if qualified in names and (table.db or table.name not in ctes):
             found.add(qualified)
     return found
 
@@ -73,12 +90,7 @@ def dependencies(model: Model, names: set[str]) -> set[str]:
 def tables_read(sql: str) -> set[str]:
     """Schema-qualified tables and views a query reads (CTE names excluded)."""
     tree = sqlglot.parse_one(sql, read="duckdb")
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    return {
-        f"{table.db}.{table.name}"
-        for table in tree.find_all(exp.Table)
-        if table.db and table.name not in ctes
-    }
+    return {f"{table.db}.{table.name}" for table in tree.find_all(exp.Table) if table.db}
 
 
 def without_missing_inputs(sql: str, available: set[str]) -> str | None:
@@ -110,6 +122,131 @@ def without_missing_inputs(sql: str, available: set[str]) -> str | None:
     return pruned
 
 
+def metric_direction_overrides(raw: object = None) -> dict[str, str]:
+    """`[models.metric_directions]` as {metric: "min" | "max"}, validated.
+
+    `raw` defaults to the config: a TOML table in `.dlt/config.toml`, or a JSON/TOML object in
+    the `MODELS__METRIC_DIRECTIONS` env var (per-key env vars cannot be listed).
+    """
+    if raw is None:
+        raw = config_value(DIRECTIONS_KEY)
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        raw = _parse_table(raw)
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(
+            f'{DIRECTIONS_KEY} must be a table of metric = "min" | "max", got {type(raw).__name__}'
+        )
+    overrides = {}
+    for metric, direction in raw.items():
+        if not isinstance(direction, str) or direction.strip().lower() not in DIRECTIONS:
+            raise ConfigurationError(
+                f"{DIRECTIONS_KEY}: metric {metric!r} has direction {direction!r}; "
+                f'use "min" (lower is better) or "max" (higher is better)'
+            )
+        overrides[str(metric)] = direction.strip().lower()
+    return overrides
+
+
+def _parse_table(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raise ConfigurationError(
+            f"{DIRECTIONS_KEY} must be a JSON object or TOML table, e.g. "
+            f'\'{{"my_metric": "min"}}\'; got {text[:80]!r}'
+        ) from None
+
+
+def materialise_config(
+    con: duckdb.DuckDBPyConnection, metric_directions: Mapping[str, str]
+) -> None:
+    """Write the config the models read as small tables (replaced at every build)."""
+    con.execute(f"create or replace table {DIRECTIONS_TABLE} (metric varchar, direction varchar)")
+    if metric_directions:
+        con.executemany(
+            f"insert into {DIRECTIONS_TABLE} values (?, ?)", list(metric_directions.items())
+        )
+
+
+def pin_dynamic_pivots(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """`sql` with each dynamic `pivot ... on col` given the explicit `in (...)` list of the
+    values `col` has now (sorted), so the query can be a view. Unchanged without such pivots.
+
+    A pivot with no values at all becomes the `group by` it would have produced (no value
+    columns), or fails when it has no `group by`.
+    """
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    pivots = [
+        p
+        for p in tree.find_all(exp.Pivot)
+        if p.expressions and all(isinstance(e, exp.Column) for e in p.expressions)
+    ]
+    if not pivots:
+        return sql
+    for pivot in pivots:
+        (column,) = pivot.expressions  # one `on` column: what the models need
+        values = _distinct_values(con, tree, pivot, column)
+        if values:
+            column.replace(exp.In(this=column.copy(), expressions=[exp.convert(v) for v in values]))
+            continue
+        group = pivot.args.get("group")
+        if group is None:
+            on = column.sql("duckdb")
+            raise ModelError(f"dynamic pivot on {on} has no values and no group by")
+        keys = [e.copy() for e in group.expressions]
+        pivot.replace(exp.select(*keys).from_(pivot.this.copy()).group_by(*keys))
+    return tree.sql("duckdb")
+
+
+def _distinct_values(
+    con: duckdb.DuckDBPyConnection, tree: exp.Expression, pivot: exp.Pivot, column: exp.Column
+) -> list[object]:
+    """The values of the pivot's `on` column, read through the CTEs defined before it."""
+    query = (
+        exp.select(column.copy())
+        .distinct()
+        .from_(pivot.this.copy())
+        .where(exp.Not(this=exp.Is(this=column.copy(), expression=exp.Null())))
+        .order_by(column.copy())
+    )
+    home = pivot.find_ancestor(exp.CTE)
+    for cte in tree.ctes if isinstance(tree, exp.Query) else []:
+        if cte is home:
+            break
+        query = query.with_(cte.alias_or_name, cte.this.copy())
+    return [row[0] for row in con.execute(query.sql("duckdb")).fetchall()]
+
+
+def discover_macros(sql_dir: Path = SQL_DIR) -> list[Model]:
+    return [
+        Model(MACRO_SCHEMA, path.stem, path, path.read_text(encoding="utf-8").strip().rstrip(";"))
+        for path in sorted((sql_dir / "macros").glob("*.sql"))
+    ]
+
+
+def macro_sql(model: Model) -> str:
+    """`create or replace macro` for a file whose `select` uses `$name` parameters."""
+    tree = sqlglot.parse_one(model.sql, read="duckdb")
+    parameters: list[str] = []
+    for placeholder in list(tree.find_all(exp.Placeholder)):
+        name = placeholder.name
+        if not name or name.isdigit():
+            raise ModelError(f"macro {model.path.name}: use named parameters ($name), not ? or $1")
+        if name not in parameters:
+            parameters.append(name)
+        placeholder.replace(exp.column(name))
+    return (
+        f"create or replace macro {model.qualified}({', '.join(parameters)}) as table\n"
+        f"{tree.sql('duckdb')}"
+    )
+
+
 def existing_relations(con: duckdb.DuckDBPyConnection) -> set[str]:
     rows = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
     return {f"{schema}.{name}" for schema, name in rows}
@@ -124,19 +261,26 @@ def build_order(models: list[Model]) -> list[Model]:
         raise ModelError(f"models depend on each other in a cycle: {exc.args[1]}") from None
 
 
-def build(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[Model]:
-    """Create or replace every view, in dependency order, in one transaction.
+def build(
+    con: duckdb.DuckDBPyConnection,
+    sql_dir: Path = SQL_DIR,
+    metric_directions: Mapping[str, str] | None = None,
+) -> list[Model]:
+    """Create or replace every view and macro, in dependency order, in one transaction.
 
     Models over sources never synced into this warehouse (their raw tables are missing) are
-    skipped, with everything built on them.
+    skipped, with everything built on them. `metric_directions` defaults to the config.
     """
+    overrides = metric_direction_overrides(metric_directions)  # config errors before any DDL
     models = build_order(discover(sql_dir))
-    available = existing_relations(con) | {m.qualified for m in models}
+    macros = discover_macros(sql_dir)
     built: list[Model] = []
     con.execute("begin transaction")
     try:
         for schema in LAYERS.values():
             con.execute(f"create schema if not exists {schema}")
+        materialise_config(con, overrides)
+        available = existing_relations(con) | {m.qualified for m in models}
         for model in models:
             sql: str | None = model.sql
             missing = tables_read(model.sql) - available
@@ -148,14 +292,25 @@ def build(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[Model
                 continue
             built.append(model)
             try:
+                sql = pin_dynamic_pivots(con, sql)
                 con.execute(f"create or replace view {model.qualified} as\n{sql}")
             except duckdb.Error as exc:
                 raise ModelError(f"model {model.path.name} failed to build: {exc}") from None
+        for macro in macros:
+            missing = tables_read(macro.sql) - available
+            if missing:
+                logger.info("skipping %s: no %s here", macro.qualified, ", ".join(sorted(missing)))
+                continue
+            built.append(macro)
+            try:
+                con.execute(macro_sql(macro))
+            except duckdb.Error as exc:
+                raise ModelError(f"macro {macro.path.name} failed to build: {exc}") from None
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    logger.info("built %d views", len(built))
+    logger.info("built %d views and macros", len(built))
     return built
 
 
