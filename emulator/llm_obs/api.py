@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import csv
 import io
 import logging
@@ -153,22 +154,44 @@ def cursor_page(
     """
     if cursor is not None:
         last = decode_cursor(scope, cursor)
-        if descending:
-            items = [item for item in items if key(item) < last]
-        else:
-            items = [item for item in items if key(item) > last]
+        try:
+            if descending:
+                items = [item for item in items if key(item) < last]
+            else:
+                items = [item for item in items if key(item) > last]
+        except TypeError:  # a forged cursor whose key does not compare with this list's
+            raise BadRequest("page[cursor] is not a valid cursor for this list") from None
     page = items[:limit]
     after = encode_cursor(scope, key(page[-1])) if len(items) > limit else None
     return page, after
 
 
+def keyset_slice(
+    keys: list[Any], scope: str, cursor: str | None, limit: int, descending: bool
+) -> tuple[int, int, str | None]:
+    """Bisect a page out of ascending sort ``keys``: returns ``(lo, hi, after)``; the page is
+    ``keys[lo:hi]`` (reversed when ``descending``) and ``after`` the next cursor or None."""
+    bound: tuple[Any, ...] | None = None
+    if cursor is not None:
+        bound = tuple(decode_cursor(scope, cursor))
+    try:
+        if descending:
+            hi = len(keys) if bound is None else bisect.bisect_left(keys, bound)
+            lo = max(0, hi - limit)
+            last, more = (keys[lo] if hi > lo else None), lo > 0
+        else:
+            lo = 0 if bound is None else bisect.bisect_right(keys, bound)
+            hi = min(len(keys), lo + limit)
+            last, more = (keys[hi - 1] if hi > lo else None), hi < len(keys)
+    except TypeError:  # a cursor whose key does not compare with this list's keys
+        raise BadRequest("page[cursor] is not a valid cursor for this list") from None
+    after = encode_cursor(scope, list(last)) if more and last is not None else None
+    return lo, hi, after
+
+
 def _created_key(item: dict[str, Any]) -> list[Any]:
     attrs = item.get("attributes", item)
     return [attrs["created_at"], item["id"]]
-
-
-def _span_key(span: dict[str, Any]) -> list[Any]:
-    return [span["start_ns"], span["span_id"]]
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -467,13 +490,14 @@ class LLMObsApi:
         limit = _limit(request, DEFAULT_PAGE_LIMIT)
         version = _int_arg(request, "filter[version]", None)
         try:
-            items = self.store.list_records(request.params["project_id"], dataset_id, version)
+            keys, revs = self.store.record_listing(
+                request.params["project_id"], dataset_id, version
+            )
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         scope = f"records:{dataset_id}:{version if version is not None else 'current'}"
-        page, after = cursor_page(
-            items, _created_key, scope, _text(request, "page[cursor]"), limit, True
-        )
+        lo, hi, after = keyset_slice(keys, scope, _text(request, "page[cursor]"), limit, True)
+        page = [self.store.render_record(dataset_id, rev) for rev in reversed(revs[lo:hi])]
         return api_response(200, {"data": page, "meta": {"after": after}})
 
     @staticmethod
@@ -796,21 +820,19 @@ class LLMObsApi:
         """``GET /v3/experiments/{id}/events``: cursor pages of spans; ``summary_metrics`` on
         every page."""
         limit = _limit(request, EXPERIMENT_PAGE_LIMIT)
-        spans, summary = self._events(request)
         experiment_id = request.params["experiment_id"]
-        page, after = cursor_page(
-            spans,
-            _span_key,
-            f"events:{experiment_id}",
-            _text(request, "page[cursor]"),
-            limit,
-            False,
-        )
+        try:
+            keys, spans, summary = self.store.span_listing(experiment_id)
+        except KeyError as exc:
+            raise self._not_found(exc) from None
+        scope = f"events:{experiment_id}"
+        lo, hi, after = keyset_slice(keys, scope, _text(request, "page[cursor]"), limit, False)
         data = {
             "id": experiment_id,
             "type": "experiment_events",
-            "attributes": {"spans": page, "summary_metrics": summary},
+            "attributes": {"spans": spans[lo:hi], "summary_metrics": summary},
         }
+        # serialized while the store lock is held (see _wrap), so no copy is needed
         return api_response(200, {"data": data, "meta": {"after": after}})
 
     def events_v2(self, request: Request) -> Response:

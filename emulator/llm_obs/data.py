@@ -146,6 +146,7 @@ class Dataset:
     updated_at: int
     revisions: list[RecordRevision] = field(default_factory=list)
     draft: DraftLock | None = None
+    records_version: int = 0  # bumped by every record write (invalidates cached listings)
 
     def records_at(self, version: int) -> list[RecordRevision]:
         """The revisions alive at ``version`` (one per record)."""
@@ -183,6 +184,7 @@ class Experiment:
     spans: list[dict[str, Any]] = field(default_factory=list)
     summary_metrics: list[dict[str, Any]] = field(default_factory=list)
     pending_metrics: list[dict[str, Any]] = field(default_factory=list)
+    events_version: int = 0  # bumped whenever spans or metrics change (cache invalidation)
 
 
 @dataclass
@@ -355,6 +357,10 @@ class LLMObsStore:
         self._experiments: dict[str, Experiment] = {}
         self._queues: dict[str, Queue] = {}
         self._version_last_used: dict[tuple[str, int], int] = {}
+        # sorted listings and aggregates, keyed by the owner's change counter
+        self._record_listings: dict[tuple[str, int], tuple[int, list[Any], list[Any]]] = {}
+        self._span_listings: dict[str, tuple[tuple[int, int], list[Any], list[Any]]] = {}
+        self._aggregates: dict[str, tuple[tuple[int, int], dict[str, Any] | None]] = {}
         self.clock = Clock(0)
         populate(self, seed, self.sizes)
         self.clock.raise_floor(self._max_timestamp())
@@ -564,7 +570,7 @@ class LLMObsStore:
             "error": experiment.error,
             "config": copy.deepcopy(experiment.config),
             "metadata": copy.deepcopy(experiment.metadata),
-            "aggregate_data": aggregate_data(experiment.spans),
+            "aggregate_data": self._aggregate(experiment),
             "run_count": experiment.run_count,
             "created_at": iso_us(experiment.created_at),
             "updated_at": iso_us(experiment.updated_at),
@@ -704,10 +710,12 @@ class LLMObsStore:
             ]
             return [self.render_dataset(d) for d in _newest_first(rows)]
 
-    def list_records(
+    def record_listing(
         self, project_id: str, dataset_id: str, version: int | None = None
-    ) -> list[dict[str, Any]]:
-        """Records at ``version`` (default current), newest created first.
+    ) -> tuple[list[tuple[str, str]], list[RecordRevision]]:
+        """Records at ``version`` (default current) as ``(keys, revisions)`` sorted by ascending
+        ``(created_at, id)``; cached until the dataset's records change. Hold ``lock`` while
+        using the result.
 
         Raises:
             KeyError: unknown project or dataset.
@@ -719,10 +727,22 @@ class LLMObsStore:
             at = dataset.current_version if version is None else version
             if at < 0 or at > dataset.current_version:
                 raise ValueError(f"filter[version] must be between 0 and {dataset.current_version}")
-            revs = sorted(
-                dataset.records_at(at), key=lambda r: (r.created_at, r.record_id), reverse=True
-            )
-            return [self.render_record(dataset.id, r) for r in revs]
+            cached = self._record_listings.get((dataset.id, at))
+            if cached is None or cached[0] != dataset.records_version:
+                revs = sorted(dataset.records_at(at), key=lambda r: (r.created_at, r.record_id))
+                keys = [(iso_us(r.created_at), r.record_id) for r in revs]
+                cached = (dataset.records_version, keys, revs)
+                self._record_listings[(dataset.id, at)] = cached
+            return cached[1], cached[2]
+
+    def list_records(
+        self, project_id: str, dataset_id: str, version: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Records at ``version`` (default current), newest created first (see
+        :meth:`record_listing` for the errors)."""
+        with self.lock:
+            _, revs = self.record_listing(project_id, dataset_id, version)
+            return [self.render_record(dataset_id, r) for r in reversed(revs)]
 
     def list_versions(self, project_id: str, dataset_id: str) -> list[dict[str, Any]]:
         """Versions ``1..current_version`` (version 0 is the empty dataset), newest first."""
@@ -765,14 +785,35 @@ class LLMObsStore:
                 for e in _newest_first(rows)
             ]
 
+    def span_listing(
+        self, experiment_id: str
+    ) -> tuple[list[tuple[int, str]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """``(keys, spans, summary_metrics)`` with spans sorted by ascending
+        ``(start_ns, span_id)`` (the events v3 order); cached. The objects are the store's own:
+        hold ``lock`` while using them and do not modify them."""
+        with self.lock:
+            experiment = self._experiment(experiment_id)
+            stamp = (experiment.events_version, len(experiment.spans))
+            cached = self._span_listings.get(experiment_id)
+            if cached is None or cached[0] != stamp:
+                spans = _span_order(experiment.spans)
+                cached = (stamp, [(s["start_ns"], s["span_id"]) for s in spans], spans)
+                self._span_listings[experiment_id] = cached
+            return cached[1], cached[2], experiment.summary_metrics
+
     def experiment_events(self, experiment_id: str) -> tuple[list[dict[str, Any]], list[Any]]:
         """``(spans, summary_metrics)`` of an experiment; spans in paging order (deep copies)."""
         with self.lock:
-            experiment = self._experiment(experiment_id)
-            return (
-                copy.deepcopy(_span_order(experiment.spans)),
-                copy.deepcopy(experiment.summary_metrics),
-            )
+            _, spans, summary = self.span_listing(experiment_id)
+            return copy.deepcopy(spans), copy.deepcopy(summary)
+
+    def _aggregate(self, experiment: Experiment) -> dict[str, Any] | None:
+        stamp = (experiment.events_version, len(experiment.spans))
+        cached = self._aggregates.get(experiment.id)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, aggregate_data(experiment.spans))
+            self._aggregates[experiment.id] = cached
+        return copy.deepcopy(cached[1])
 
     def list_queues(
         self,
@@ -1022,6 +1063,7 @@ class LLMObsStore:
         if new_version or dataset.current_version == 0:
             dataset.current_version += 1
         dataset.updated_at = now
+        dataset.records_version += 1
         return dataset.current_version
 
     @staticmethod
@@ -1334,6 +1376,7 @@ class LLMObsStore:
                 )
                 experiment.spans.append(span)
                 ids.append(span["span_id"])
+            experiment.events_version += 1
             return ids
 
     def push_events(
@@ -1348,6 +1391,7 @@ class LLMObsStore:
         """
         with self.lock:
             experiment = self._experiment(experiment_id)
+            experiment.events_version += 1
             for span in spans:
                 tags = list(span.get("tags") or [])
                 record_id = next(

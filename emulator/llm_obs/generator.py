@@ -201,10 +201,12 @@ def make_span(
     }
     stamp_ms = start_us // 1000 + 5_000
     score = 0.0 if is_error else round(rng.random(), 4)
+    metric_ids = [_uuid(rng) for _ in range(4)]
     span["eval_metrics"] = [
         eval_metric_event(
             span,
             label="correctness",
+            metric_id=metric_ids[0],
             metric_type="score",
             value=score,
             timestamp_ms=stamp_ms,
@@ -214,6 +216,7 @@ def make_span(
         eval_metric_event(
             span,
             label="answer_quality",
+            metric_id=metric_ids[1],
             metric_type="categorical",
             value=QUALITY_VALUES[0 if score > 0.8 else 1 if score > 0.4 else 2],
             timestamp_ms=stamp_ms + 1,
@@ -221,6 +224,7 @@ def make_span(
         eval_metric_event(
             span,
             label="exact_match",
+            metric_id=metric_ids[2],
             metric_type="boolean",
             value=score > 0.9,
             timestamp_ms=stamp_ms + 2,
@@ -232,6 +236,7 @@ def make_span(
             eval_metric_event(
                 span,
                 label="rubric",
+                metric_id=metric_ids[3],
                 metric_type="json",
                 value={"clarity": rng.randrange(1, 6), "completeness": rng.randrange(1, 6)},
                 timestamp_ms=stamp_ms + 3,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
+from emulator.llm_obs.api import encode_cursor
 
 from .conftest import LlmApi, small_emulator
 
@@ -145,3 +146,24 @@ def test_records_of_an_earlier_version_page(bapi: LlmApi, big: Emulator) -> None
     assert [r["id"] for r in old] == big.llm_obs.record_ids(dataset_id, version=1)
     assert len(old) == 130
     assert len(bapi.all_pages(path, {"page[limit]": 50})) == 131
+
+
+def test_forged_cursor_with_wrong_key_types_is_a_400(bapi: LlmApi, big: Emulator) -> None:
+    project_id = big.llm_obs.project_ids()[0]
+    dataset_id = big.llm_obs.dataset_ids(project_id)[0]
+    experiment_id = big.llm_obs.experiment_ids(project_id)[0]
+    cases = [
+        ("/v1/projects", encode_cursor("projects", [1, 2])),
+        (
+            f"/v1/{project_id}/datasets/{dataset_id}/records",
+            encode_cursor(f"records:{dataset_id}:current", [5, None]),
+        ),
+        (
+            f"/v3/experiments/{experiment_id}/events",
+            encode_cursor(f"events:{experiment_id}", ["a", 1]),
+        ),
+    ]
+    for path, cursor in cases:
+        response = bapi.get(path, {"page[cursor]": cursor})
+        assert response.status_code == 400, path
+        assert "page[cursor]" in response.json()["errors"][0]["detail"]
