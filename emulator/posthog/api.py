@@ -325,6 +325,7 @@ class PostHogApi:
         store = self.store
         kind = _KIND[resource]
         predicates: list[Callable[[dict[str, Any]], bool]] = []
+        cache_key: Any = None
         if resource == "dataset_items":
             order = _DEFAULT_ORDER[resource]  # fixed: no order_by, no search
             dataset = _last(request, "dataset")
@@ -337,6 +338,7 @@ class PostHogApi:
                         "Select a valid choice. That choice is not one of the available choices.",
                     )
                 predicates.append(lambda row: row.get("dataset") == canonical)
+                cache_key = ("dataset", canonical)
         else:
             order = _order(request, resource)
             ids = _uuid_list(_last(request, "id__in"), "id__in")
@@ -372,7 +374,7 @@ class PostHogApi:
         limit = _positive_int(_last(request, "limit"), strict=True) or DEFAULT_LIMIT
         offset = _positive_int(_last(request, "offset"), strict=False) or 0
         with store.lock:
-            rows = store.list_rows(kind, order, matches if predicates else None)
+            rows = store.list_rows(kind, order, matches if predicates else None, cache_key)
             page = [store.render(kind, row) for row in rows[offset : offset + limit]]
             return paginate(request, len(rows), page, limit, offset)
 

@@ -206,8 +206,8 @@ class PostHogStore:
         self._eval_events: list[Event] = []
         self._generations: list[Event] = []
         latest = anchor
+        self._load_events(generated.events)
         for event in generated.events:
-            self._insert_event(event)
             latest = max(latest, event.created_at_us)
         for kind in _KINDS:
             for row in self._rows[kind].values():
@@ -256,9 +256,9 @@ class PostHogStore:
         return out
 
     def rendered(self, kind: str, row_id: str) -> dict[str, Any]:
-        """The serialized form of an existing row (KeyError when unknown)."""
+        """A copy of the serialized form of an existing row (KeyError when unknown)."""
         with self.lock:
-            return self.render(kind, self._row(kind, row_id))
+            return copy.deepcopy(self.render(kind, self._row(kind, row_id)))
 
     def visible(self, kind: str, row_id: str) -> dict[str, Any] | None:
         """A row that list/retrieve may show (exists and ``deleted`` is not True), else None."""
@@ -295,11 +295,24 @@ class PostHogStore:
         kind: str,
         order: tuple[tuple[str, bool], ...],
         predicate: Callable[[dict[str, Any]], bool] | None = None,
+        cache_key: Any = None,
     ) -> list[dict[str, Any]]:
-        """Visible rows of ``kind`` in ``order`` (``(field, descending)`` pairs), filtered."""
+        """Visible rows of ``kind`` in ``order`` (``(field, descending)`` pairs), filtered.
+
+        ``cache_key`` (hashable, identifying the predicate) keeps the filtered list until the
+        next change, so paging through a filter (e.g. items of one dataset) stays cheap.
+        """
         with self.lock:
             rows = self._ordered(kind, order)
-            return rows if predicate is None else [row for row in rows if predicate(row)]
+            if predicate is None:
+                return rows
+            key = (kind, order, self._version, "filtered", cache_key)
+            cached = self._order_cache.get(key) if cache_key is not None else None
+            if cached is None:
+                cached = [row for row in rows if predicate(row)]
+                if cache_key is not None:
+                    self._order_cache[key] = cached
+            return cached
 
     # ------------------------------------------------------------------------------------
     # Writes shared by the API and the helpers
@@ -383,7 +396,7 @@ class PostHogStore:
             if touch and "updated_at" not in fields:
                 row["updated_at"] = self.clock.now_us()
             self._changed(kind, row["id"])
-            return self.render(kind, row)
+            return copy.deepcopy(self.render(kind, row))
 
     # ------------------------------------------------------------------------------------
     # Helpers: datasets
@@ -510,11 +523,24 @@ class PostHogStore:
             ]
 
     def _get(self, kind: str, row_id: str) -> dict[str, Any]:
-        with self.lock:
-            return copy.deepcopy(self.render(kind, self._row(kind, row_id)))
+        return self.rendered(kind, row_id)
 
     # ------------------------------------------------------------------------------------
     # Events
+
+    def _load_events(self, events: list[Event]) -> None:
+        """Bulk insert (one sort instead of one ``list.insert`` per event)."""
+        keyed: list[tuple[tuple[int, int, int], Event]] = []
+        for event in events:
+            self._events[event.uuid] = event
+            if event.event == EVALUATION_EVENT:
+                keyed.append(((event.timestamp_us, *clickhouse_uuid_key(event.uuid)), event))
+            elif event.event == GENERATION_EVENT:
+                self._generations.append(event)
+        keyed.extend(zip(self._eval_keys, self._eval_events, strict=True))
+        keyed.sort(key=lambda pair: pair[0])
+        self._eval_keys = [key for key, _ in keyed]
+        self._eval_events = [event for _, event in keyed]
 
     def _insert_event(self, event: Event) -> None:
         self._events[event.uuid] = event

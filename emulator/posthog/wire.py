@@ -52,18 +52,23 @@ def parse_datetime_us(value: Any) -> int:
     return (delta.days * 86_400 + delta.seconds) * US_PER_S + delta.microseconds
 
 
+def _uuid_text(value: int) -> str:
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def uuid7(ms: int, rng: random.Random) -> str:
     """A UUIDv7 for unix milliseconds ``ms`` with random bits from ``rng``."""
     rand_a = rng.getrandbits(12)
     rand_b = rng.getrandbits(62)
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
-    return str(uuid.UUID(int=value))
+    return _uuid_text(value)
 
 
 def uuidt(ms: int, series: int, rng: random.Random) -> str:
     """PostHog's UUIDT: 48-bit unix milliseconds, 16-bit series counter, 64 random bits."""
     value = (ms & ((1 << 48) - 1)) << 80 | (series & 0xFFFF) << 64 | rng.getrandbits(64)
-    return str(uuid.UUID(int=value))
+    return _uuid_text(value)
 
 
 def clickhouse_uuid_key(value: str) -> tuple[int, int]:
