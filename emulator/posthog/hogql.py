@@ -96,6 +96,14 @@ _PATTERN = re.compile(
         ]
     )
 )
+_OFFSET = re.compile(r"(?i)\boffset\b")
+# PostHog's own answer to OFFSET in a personal-API-key query (user_query_validator.py)
+OFFSET_NOT_ALLOWED_MESSAGE = (
+    "OFFSET is not supported on queries made with a personal API key. "
+    "For pagination, use keyset pagination on the `timestamp` column, e.g. "
+    "`WHERE timestamp > :last_seen_timestamp ORDER BY timestamp LIMIT N`. "
+    "For bulk data extraction, use batch exports: https://posthog.com/docs/cdp/batch-exports"
+)
 _TS_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?$")
 
 
@@ -138,6 +146,8 @@ def parse_query(text: object) -> EvaluationQuery:
     if not isinstance(text, str):
         raise UnsupportedQuery("query.query must be a string")
     found = _PATTERN.match(text)
+    if found is None and _OFFSET.search(text.replace("'$ai_evaluation'", "")):
+        raise UnsupportedQuery(OFFSET_NOT_ALLOWED_MESSAGE)
     if found is None:
         raise UnsupportedQuery(
             f"The PostHog emulator only supports this HogQL query shape: {SUPPORTED_SHAPE}"
