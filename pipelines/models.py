@@ -236,7 +236,7 @@ def macro_sql(model: Model) -> str:
     parameters: list[str] = []
     for placeholder in list(tree.find_all(exp.Placeholder)):
         name = placeholder.name
-        if not name or name.isdigit():
+        if not name.isidentifier():  # `?` and `$1` cannot name a macro parameter
             raise ModelError(f"macro {model.path.name}: use named parameters ($name), not ? or $1")
         if name not in parameters:
             parameters.append(name)

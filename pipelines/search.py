@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -442,4 +443,7 @@ def search_runs(
             filter_string, order_by, max_results, columns, project_ids, include_deleted
         )
         logger.debug("search_runs: %s %s", sql, params)
-        return con.execute(sql, params).df()
+        with warnings.catch_warnings():
+            # DuckDB's own DataFrame conversion trips a pandas 3.1 deprecation; not ours to fix
+            warnings.filterwarnings("ignore", message="The inplace keyword")
+            return con.execute(sql, params).df()

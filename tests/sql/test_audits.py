@@ -1,0 +1,134 @@
+"""The audits catch broken rows: in a synced warehouse through `labsync models`, and in marts
+replaced by hand-made tables that break one rule each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pytest
+
+from pipelines.models import SQL_DIR
+from pipelines.warehouse import working_path
+from tests.sql.dataset import copy_of_hand_made
+from tests.test_cli import labsync
+
+LEADERBOARD_COLUMNS = (
+    "project_id bigint, metric varchar, direction varchar, rank bigint, run_id bigint, "
+    "run_name varchar, value double, n_runs bigint, win_rate double"
+)
+PROJECT_LEADERBOARD_COLUMNS = (
+    "project_id bigint, rank bigint, run_id bigint, run_name varchar, mean_win_rate double, "
+    "n_metrics bigint, n_project_metrics bigint"
+)
+
+
+def audit(name: str, table: str, columns: str, values: list[tuple[Any, ...]]) -> list[tuple]:
+    """Run audit `name` over `analytics.<table>` holding exactly `values`."""
+    con = duckdb.connect()
+    con.execute("create schema analytics")
+    con.execute(f"create table analytics.{table} ({columns})")
+    marks = ", ".join("?" * len(values[0]))
+    con.executemany(f"insert into analytics.{table} values ({marks})", values)
+    return con.execute((SQL_DIR / "audits" / f"{name}.sql").read_text()).fetchall()
+
+
+def test_labsync_models_names_every_failing_audit_and_exits_1(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    ds = copy_of_hand_made(tmp_path_factory)
+    ok = labsync("models", "--warehouse", str(ds.warehouse), env={})
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "AUDIT FAILED" not in ok.stdout
+
+    with duckdb.connect(str(working_path(ds.warehouse))) as con:
+        # a metric summary that contradicts itself (min above max)
+        con.execute(
+            "update raw_model_lab.run_metrics set min = 5 where run_id = ? and key = 'loss'",
+            [ds["r2"]],
+        )
+        # the same metric twice for one run
+        con.execute(
+            "insert into raw_model_lab.run_metrics select * from raw_model_lab.run_metrics "
+            "where run_id = ? and key = 'accuracy'",
+            [ds["r3"]],
+        )
+        # a run of a project the warehouse has never seen
+        con.execute(
+            "insert into raw_model_lab.runs select * replace (999 as run_id, 77 as project_id) "
+            "from raw_model_lab.runs where run_id = ?",
+            [ds["r1"]],
+        )
+    broken = labsync("models", "--warehouse", str(ds.warehouse), env={})
+
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    failed = {
+        line.split()[2].rstrip(":")
+        for line in broken.stdout.splitlines()
+        if line.startswith("AUDIT FAILED")
+    }
+    assert failed == {
+        "model_lab_run_metrics__consistent",
+        "model_lab_run_metrics__unique_key",
+        "run_comparison__unique_key",
+        "model_lab_runs__orphans",
+    }
+    assert "(999, 77, None, 'project missing')" in broken.stdout
+
+
+def test_leaderboard_audit_accepts_shared_ranks_and_catches_skips_and_false_ties() -> None:
+    good = [
+        (1, "acc", "max", 1, 10, "a", 0.9, 3, 0.75),
+        (1, "acc", "max", 1, 11, "b", 0.9, 3, 0.75),
+        (1, "acc", "max", 3, 12, "c", 0.8, 3, 0.0),
+        (1, "loss", "min", 1, 10, "a", 0.1, 2, 1.0),
+        (1, "loss", "min", 2, 11, "b", 0.2, 2, 0.0),
+    ]
+    assert audit("leaderboard__ranks_consistent", "leaderboard", LEADERBOARD_COLUMNS, good) == []
+
+    def broken_runs(rows: list[tuple[Any, ...]]) -> set[int]:
+        found = audit("leaderboard__ranks_consistent", "leaderboard", LEADERBOARD_COLUMNS, rows)
+        return {row[3] for row in found}
+
+    # 1, 1, 2: after a tie of two the next rank is 3
+    assert broken_runs([*good[:2], (1, "acc", "max", 2, 12, "c", 0.8, 3, 0.0)]) == {12}
+    # 1, 3: a rank skipped
+    assert broken_runs([good[3], (1, "loss", "min", 3, 11, "b", 0.2, 2, 0.0)]) == {11}
+    # ranks starting at 2
+    assert broken_runs([(1, "f1", "max", 2, 10, "a", 0.5, 1, None)]) == {10}
+    # a shared rank over different values
+    false_tie = [
+        (1, "acc", "max", 1, 10, "a", 0.9, 2, 0.5),
+        (1, "acc", "max", 1, 11, "b", 0.7, 2, 0.5),
+    ]
+    assert broken_runs(false_tie) == {11}
+    # ranked against the direction: lower loss ranked below a higher one
+    assert broken_runs([(1, "loss", "min", 1, 10, "a", 0.3, 2, 1.0), good[4]]) == {11}
+    # n_runs that does not count the rows, a win rate above 1
+    assert broken_runs([(1, "f1", "max", 1, 10, "a", 0.5, 2, None)]) == {10}
+    assert broken_runs([*good[3:4], (1, "loss", "min", 2, 11, "b", 0.2, 2, 1.5)]) == {11}
+
+
+def test_project_leaderboard_audit_catches_impossible_rows() -> None:
+    good = [(1, 1, 10, "a", 0.75, 2, 2), (1, 1, 11, "b", 0.75, 1, 2), (1, 3, 12, "c", 0.0, 2, 2)]
+    name, table = "project_leaderboard__consistent", "project_leaderboard"
+    assert audit(name, table, PROJECT_LEADERBOARD_COLUMNS, good) == []
+
+    def broken_runs(rows: list[tuple[Any, ...]]) -> set[int]:
+        return {row[2] for row in audit(name, table, PROJECT_LEADERBOARD_COLUMNS, rows)}
+
+    assert broken_runs([*good[:2], (1, 2, 12, "c", 0.0, 2, 2)]) == {12}  # 1, 1, 2
+    assert broken_runs([(1, 1, 10, "a", 1.2, 2, 2)]) == {10}  # above 1
+    assert broken_runs([(1, 1, 10, "a", 0.5, 3, 2)]) == {10}  # more metrics than the project
+    assert broken_runs([(1, 1, 10, "a", 0.2, 2, 2), (1, 2, 11, "b", 0.8, 2, 2)]) == {11}
+
+
+def test_metric_directions_audit_catches_duplicates_and_unknown_directions() -> None:
+    columns = "metric varchar, direction varchar, source varchar"
+    good = [("loss", "min", "default"), ("acc", "max", "config")]
+    assert audit("metric_directions__valid", "metric_directions", columns, good) == []
+    duplicate = [*good, ("loss", "max", "config")]
+    found = audit("metric_directions__valid", "metric_directions", columns, duplicate)
+    assert [row[0] for row in found] == ["loss"]
+    found = audit("metric_directions__valid", "metric_directions", columns, [("f1", "up", "x")])
+    assert [row[0] for row in found] == ["f1"]
