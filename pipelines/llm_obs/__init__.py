@@ -19,11 +19,12 @@ schemas, interactions, annotations) are told apart in staging by their `_read_at
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 
@@ -68,6 +69,7 @@ from .settings import (
     ENTITY_QUEUE,
     FILTER_ID_BATCH,
     TERMINAL_STATUSES,
+    YIELD_BATCH_ROWS,
 )
 from .tracking import EntityTracker, Fingerprints
 
@@ -114,8 +116,38 @@ def _first_sync(state: dict[str, Any]) -> bool:
     return True
 
 
-def _tombstones(entity: str, vanished: set[str], back: set[str], at: datetime) -> Any:
-    return _to_table("tombstones", tombstone_table(entity, vanished, back, at))
+def _tombstones(
+    entity: str, vanished: set[str], back: set[str], at: datetime
+) -> tuple[str, pa.Table]:
+    return "tombstones", tombstone_table(entity, vanished, back, at)
+
+
+def _batched(items: Iterable[tuple[str, pa.Table]]) -> Iterator[Any]:
+    """Route `(table name, Arrow table)` items to dlt as few large tables.
+
+    dlt's bookkeeping costs tens of milliseconds per yielded item, and this source builds
+    many small tables (one per dataset, experiment or queue read).
+    """
+    pending: dict[str, list[pa.Table]] = {}
+    rows: dict[str, int] = {}
+    for name, table in items:
+        pending.setdefault(name, []).append(table)
+        rows[name] = rows.get(name, 0) + table.num_rows
+        if rows[name] >= YIELD_BATCH_ROWS:
+            yield from _merged(name, pending.pop(name))
+            rows[name] = 0
+    for name, tables in pending.items():
+        yield from _merged(name, tables)
+
+
+def _merged(name: str, tables: list[pa.Table]) -> Iterator[Any]:
+    try:
+        merged = pa.concat_tables(tables, promote_options="default")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # a new field with different types in two reads: let the drift check name it
+        yield from (_to_table(name, table) for table in tables)
+        return
+    yield _to_table(name, merged)
 
 
 def _status_is_final(status: Any) -> bool:
@@ -161,6 +193,9 @@ def llm_obs_source(
 
     @dlt.resource(name="projects")
     def projects() -> Iterator[Any]:
+        yield from _batched(_projects())
+
+    def _projects() -> Iterator[tuple[str, pa.Table]]:
         state = dlt.current.resource_state()
         first = _first_sync(state)
         progress = counters["projects"]
@@ -174,7 +209,7 @@ def llm_obs_source(
         vanished, back = tracker.finish()
         progress.page_done(len(changed))
         if changed or first:
-            yield _to_table("projects", project_table(changed, synced_at))
+            yield ("projects", project_table(changed, synced_at))
         if vanished or back or first:
             yield _tombstones(ENTITY_PROJECT, vanished, back, synced_at)
         if listing:
@@ -182,6 +217,9 @@ def llm_obs_source(
 
     @dlt.resource(name="datasets")
     def datasets() -> Iterator[Any]:
+        yield from _batched(_datasets())
+
+    def _datasets() -> Iterator[tuple[str, pa.Table]]:
         state = dlt.current.resource_state()
         first = _first_sync(state)
         progress = counters["datasets"]
@@ -202,7 +240,7 @@ def llm_obs_source(
         vanished, back = tracker.finish()
         progress.page_done(len(changed))
         if changed or first:
-            yield _to_table("datasets", dataset_table(changed, synced_at))
+            yield ("datasets", dataset_table(changed, synced_at))
         if vanished or back or first:
             yield _tombstones(ENTITY_DATASET, vanished, back, synced_at)
         alive = list(tracker.listed)
@@ -211,7 +249,7 @@ def llm_obs_source(
 
     def _versions_and_drafts(
         state: dict[str, Any], listing: list[tuple[str, Resource]], alive: list[str], first: bool
-    ) -> Iterator[Any]:
+    ) -> Iterator[tuple[str, pa.Table]]:
         """Versions and the draft lock of every dataset, every sync; loaded when changed."""
         version_progress = counters["dataset_versions"]
         draft_progress = counters["dataset_draft_states"]
@@ -233,7 +271,7 @@ def llm_obs_source(
                 if version_fps.changed(dataset_id, versions_fp):
                     table = version_table(dataset_id, versions, synced_at)
                     version_progress.page_done(table.num_rows)
-                    yield _to_table("dataset_versions", table)
+                    yield ("dataset_versions", table)
                     snapshots.append(Snapshot(COLLECTION_VERSIONS, dataset_id, table.num_rows))
                     version_fps.remember(dataset_id, versions_fp)
             if draft_fps.changed(dataset_id, draft.fingerprint()):
@@ -243,15 +281,15 @@ def llm_obs_source(
         draft_fps.keep_only(alive)
         draft_progress.page_done(len(drafts))
         if drafts or first:
-            yield _to_table("dataset_draft_states", draft_state_table(drafts, synced_at))
+            yield ("dataset_draft_states", draft_state_table(drafts, synced_at))
         if first and not snapshots:
-            yield _to_table("dataset_versions", version_table("", [], synced_at))
+            yield ("dataset_versions", version_table("", [], synced_at))
         if snapshots or first:
-            yield _to_table("snapshots", snapshot_table(snapshots, synced_at))
+            yield ("snapshots", snapshot_table(snapshots, synced_at))
 
     def _records(
         state: dict[str, Any], listing: list[tuple[str, Resource]], alive: list[str], first: bool
-    ) -> Iterator[Any]:
+    ) -> Iterator[tuple[str, pa.Table]]:
         """Records of the datasets whose `current_version` or `updated_at` moved."""
         progress = counters["dataset_records"]
         markers = Fingerprints(state, "records", full_refresh=full_refresh or reconcile)
@@ -281,30 +319,35 @@ def llm_obs_source(
             table = record_table(project_id, dataset_id, records, synced_at)
             progress.page_done(table.num_rows)
             if table.num_rows:
-                yield _to_table("dataset_records", table)
+                yield ("dataset_records", table)
             version = marker.split("|", 1)[0]
             snapshots.append(Snapshot(COLLECTION_RECORDS, dataset_id, table.num_rows, version))
             markers.remember(dataset_id, marker)
         markers.keep_only(alive)
         if first:
-            yield _to_table("dataset_records", record_table("", "", [], synced_at))
+            yield ("dataset_records", record_table("", "", [], synced_at))
         if snapshots or first:
-            yield _to_table("snapshots", snapshot_table(snapshots, synced_at))
+            yield ("snapshots", snapshot_table(snapshots, synced_at))
 
     @dlt.resource(name="experiments")
     def experiments() -> Iterator[Any]:
+        yield from _batched(_experiments())
+
+    def _experiments() -> Iterator[tuple[str, pa.Table]]:
         state = dlt.current.resource_state()
         first = _first_sync(state)
         scan = ExperimentScan(state, api, counters, full_refresh, reconcile)
         scan.run(project_ids(), lookback_s, experiments_rescan_s, workers, synced_at)
         counters["experiments"].page_done(len(scan.changed))
         if scan.changed or first:
-            yield _to_table("experiments", experiment_table(scan.changed, synced_at))
+            yield ("experiments", experiment_table(scan.changed, synced_at))
         if scan.vanished or scan.reappeared or first:
             yield _tombstones(ENTITY_EXPERIMENT, scan.vanished, scan.reappeared, synced_at)
         yield from _events(state, scan.needing_events(), first)
 
-    def _events(state: dict[str, Any], wanted: list[Resource], first: bool) -> Iterator[Any]:
+    def _events(
+        state: dict[str, Any], wanted: list[Resource], first: bool
+    ) -> Iterator[tuple[str, pa.Table]]:
         """Spans and eval metrics of experiments that run, finished or changed since read."""
         progress = counters["experiment_events"]
         markers: dict[str, str] = state.setdefault("events", {})
@@ -329,19 +372,22 @@ def llm_obs_source(
             tables = event_tables(experiment_id, events[0], events[1], synced_at)
             for name, table in tables.items():
                 if table.num_rows:
-                    yield _to_table(name, table)
+                    yield (name, table)
             spans = tables["experiment_spans"].num_rows
             progress.page_done(spans + tables["eval_metrics"].num_rows)
             snapshots.append(Snapshot(COLLECTION_EVENTS, experiment_id, spans, attrs.get("status")))
         contents.keep_only(markers)
         if first:
             for name, table in event_tables("", [], [], synced_at).items():
-                yield _to_table(name, table)
+                yield (name, table)
         if snapshots or first:
-            yield _to_table("snapshots", snapshot_table(snapshots, synced_at))
+            yield ("snapshots", snapshot_table(snapshots, synced_at))
 
     @dlt.resource(name="annotation_queues")
     def annotation_queues() -> Iterator[Any]:
+        yield from _batched(_annotation_queues())
+
+    def _annotation_queues() -> Iterator[tuple[str, pa.Table]]:
         state = dlt.current.resource_state()
         first = _first_sync(state)
         progress = counters["annotation_queues"]
@@ -357,14 +403,14 @@ def llm_obs_source(
         vanished, back = tracker.finish()
         progress.page_done(len(changed))
         if changed or first:
-            yield _to_table("annotation_queues", queue_table(changed, synced_at))
+            yield ("annotation_queues", queue_table(changed, synced_at))
         if vanished or back or first:
             yield _tombstones(ENTITY_QUEUE, vanished, back, synced_at)
         yield from _queue_children(state, listing, list(tracker.listed), first)
 
     def _queue_children(
         state: dict[str, Any], listing: list[Resource], alive: list[str], first: bool
-    ) -> Iterator[Any]:
+    ) -> Iterator[tuple[str, pa.Table]]:
         """Label schemas (embedded in the queue) and interactions with their annotations,
         read for every queue each sync and loaded when a queue's answer changed."""
         schema_progress = counters["label_schemas"]
@@ -388,14 +434,14 @@ def llm_obs_source(
                 table = label_schema_table(queue_id, schemas, synced_at)
                 schema_progress.page_done(table.num_rows)
                 if table.num_rows:
-                    yield _to_table("label_schemas", table)
+                    yield ("label_schemas", table)
                 snapshots.append(Snapshot(COLLECTION_LABEL_SCHEMAS, queue_id, table.num_rows))
                 schema_fps.remember(queue_id, fingerprint(schemas))
             if items is not None and interaction_fps.changed(queue_id, fingerprint(items)):
                 tables = interaction_tables(queue_id, items, synced_at)
                 for name, table in tables.items():
                     if table.num_rows:
-                        yield _to_table(name, table)
+                        yield (name, table)
                 count = tables["annotation_interactions"].num_rows
                 progress.page_done(count + tables["annotations"].num_rows)
                 snapshots.append(Snapshot(COLLECTION_INTERACTIONS, queue_id, count))
@@ -403,11 +449,11 @@ def llm_obs_source(
         schema_fps.keep_only(alive)
         interaction_fps.keep_only(alive)
         if first:
-            yield _to_table("label_schemas", label_schema_table("", [], synced_at))
+            yield ("label_schemas", label_schema_table("", [], synced_at))
             for name, table in interaction_tables("", [], synced_at).items():
-                yield _to_table(name, table)
+                yield (name, table)
         if snapshots or first:
-            yield _to_table("snapshots", snapshot_table(snapshots, synced_at))
+            yield ("snapshots", snapshot_table(snapshots, synced_at))
 
     return [projects, datasets, experiments, annotation_queues]
 
@@ -458,6 +504,7 @@ class ExperimentScan:
         self.vanished: set[str] = set()
         self.reappeared: set[str] = set()
         self.alive: dict[str, Resource] = {}  # experiments seen in the default listing
+        self.deleted: dict[str, Resource] = {}  # soft-deleted ones seen this sync
         self._flagged: set[str] = set(state.get("vanished") or [])
         self._project_ids: list[str] = []
 
@@ -527,6 +574,7 @@ class ExperimentScan:
             for page in self.api.experiment_pages(project_id, self.progress, deleted=True):
                 for row in page:
                     experiment_id = self._consider(row, project_id, old_deleted, deleted)
+                    self.deleted[experiment_id] = row
                     self.alive.pop(experiment_id, None)
                     seen.pop(experiment_id, None)
 
@@ -551,6 +599,7 @@ class ExperimentScan:
         still_missing = {k: v for k, v in unresolved.items() if k not in found}
         for experiment_id, (row, project_id) in self._by_id(still_missing, deleted=True).items():
             self._consider(row, project_id, old_deleted, deleted)
+            self.deleted[experiment_id] = row
             still_missing.pop(experiment_id)
         # looked up by id within its project and not there: gone (hard delete or project)
         self.vanished = set(still_missing) - self._flagged
@@ -574,9 +623,9 @@ class ExperimentScan:
             self.state["full_scan_at"] = now.isoformat()
         if newest is not None:
             self.state["created_cursor"] = self.state["cursor"] = newest.isoformat()
-        # events already read stay; deleted experiments' events are not read again
+        # events already read stay in the warehouse; vanished experiments are not read again
         events: dict[str, str] = self.state.setdefault("events", {})
-        for experiment_id in [e for e in events if e in still_missing or e in deleted]:
+        for experiment_id in [e for e in events if e in still_missing]:
             del events[experiment_id]
 
     def _by_id(self, wanted: dict[str, str], *, deleted: bool) -> dict[str, tuple[Resource, str]]:
@@ -607,16 +656,23 @@ class ExperimentScan:
         return found
 
     def needing_events(self) -> list[Resource]:
-        """Experiments alive this sync whose events must be read: running ones, and those
-        whose status or `updated_at` moved since their events were read."""
+        """Experiments whose events must be read: live ones that run, or whose status or
+        `updated_at` moved since their events were read; soft-deleted ones never read (their
+        results stay available, flagged deleted)."""
         markers: dict[str, str] = self.state.get("events") or {}
-        return [
+        live = [
             row
             for experiment_id, row in self.alive.items()
             if self.full_refresh
             or not _status_is_final(attributes(row, "experiments").get("status"))
             or markers.get(experiment_id) != _events_marker(attributes(row, "experiments"))
         ]
+        deleted = [
+            row
+            for experiment_id, row in self.deleted.items()
+            if experiment_id not in markers or self.full_refresh
+        ]
+        return live + deleted
 
 
 def _created_at(row: Resource) -> datetime:

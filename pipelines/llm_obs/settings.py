@@ -37,6 +37,8 @@ DEFAULT_LOOKBACK_S = 600
 DEFAULT_EXPERIMENTS_RESCAN_S = 3600
 # experiment ids per `filter[id]` re-read (the parameter repeats; URLs stay short)
 FILTER_ID_BATCH = 50
+# rows per Arrow table handed to dlt (its per-item cost favours few large tables)
+YIELD_BATCH_ROWS = 20_000
 
 # experiments in these statuses have final events; anything else is re-read every sync
 TERMINAL_STATUSES = frozenset({"completed", "failed", "interrupted"})
