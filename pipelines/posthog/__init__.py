@@ -242,7 +242,9 @@ def posthog_source(
         """Datasets that items point at but the warehouse lacks: the API still lists items of
         soft-deleted datasets, and a dataset may be created after the datasets listing ran.
         Live ones are loaded, vanished ones flagged, so no item is left without its dataset
-        (usually no request at all: every referenced dataset is known)."""
+        (usually no request at all: every referenced dataset is known). dlt starts resources
+        in order, so the datasets listing of this sync has already run; were it not, a dataset
+        would only be loaded twice (and merged)."""
         unknown = sorted(
             referenced
             - set(known.fingerprints.get(ENTITY_DATASET, {}))
