@@ -194,7 +194,7 @@ def test_unchanged_sync_reads_one_page_each_and_loads_nothing(
     assert len(requests_to(posthog, f"{ENV}/evaluations/")) == 1
     # items cannot be filtered by updated_at: every page is read, nothing is loaded
     items_pages = math.ceil(len(store.item_ids()) / PAGE_SIZE)
-    assert len(requests_to(posthog, f"{ENV}/dataset_items/")) in (items_pages, items_pages + 1)
+    assert len(requests_to(posthog, f"{ENV}/dataset_items/")) == items_pages > 1
     # results: only the window from the cursor minus the lookback up to now
     assert 1 <= len(requests_to(posthog, QUERY_PATH)) <= 2
 
