@@ -101,6 +101,19 @@ def _lake_url(args: argparse.Namespace) -> str | None:
     return str(url)
 
 
+def _artifact_options(args: argparse.Namespace, warehouse: Path) -> dict[str, object]:
+    """Model Lab artifact content flags, for the source (it validates them)."""
+    options: dict[str, object] = {
+        "artifacts_content": args.artifacts_content,
+        "artifacts_dir": str(warehouse.parent / "artifacts"),
+    }
+    if args.artifacts_include:
+        options["artifacts_include"] = list(args.artifacts_include)
+    if args.artifacts_max_bytes is not None:
+        options["artifacts_max_bytes"] = args.artifacts_max_bytes
+    return options
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     warehouse = warehouse_path(args.warehouse)
     try:
@@ -111,6 +124,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             reconcile=args.reconcile,
             build_models=not args.no_models,
             lake=_lake_url(args),
+            options=_artifact_options(args, warehouse),
         )
     except runner.SyncFailed as exc:
         _print_sync_summary(exc.result)
@@ -277,6 +291,23 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--full-refresh", action="store_true", help="ignore cursors, re-read all")
     sync.add_argument("--reconcile", action="store_true", help="flag rows deleted in the API")
     sync.add_argument("--no-models", action="store_true", help="skip building the SQL views")
+    sync.add_argument(
+        "--artifacts-content",
+        action="store_true",
+        help="also download Model Lab artifact files into <warehouse dir>/artifacts/",
+    )
+    sync.add_argument(
+        "--artifacts-include",
+        action="append",
+        metavar="GLOB",
+        help="download only files whose path or name matches (repeatable; e.g. '*.json')",
+    )
+    sync.add_argument(
+        "--artifacts-max-bytes",
+        type=int,
+        metavar="N",
+        help="skip artifact files larger than N bytes",
+    )
     sync.add_argument(
         "--destination",
         choices=["duckdb", "filesystem"],

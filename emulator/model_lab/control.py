@@ -6,6 +6,8 @@
 * ``PATCH /_emulator/model-lab/runs/{id}``: body attrs (optional ``"touch": false``) -> 200 resource
 * ``DELETE /_emulator/model-lab/runs/{id}?soft=true|false``: soft or hard (default) delete -> 204
 * the same four for ``/_emulator/model-lab/projects`` (POST body: attrs only)
+* ``POST /_emulator/model-lab/projects/{id}/artifacts``: body ``{"artifact_path": "...",
+  "file_size": 10, "created_at"?: ..., "touch"?: true}`` -> 204; a file outside any run
 * ``GET /_emulator/model-lab/run-ids`` / ``project-ids``: every existing id (JSON list, ascending)
 """
 
@@ -101,6 +103,20 @@ def register_model_lab_control(router: Router, store: ModelLabStore) -> None:
             store.delete_project(project_id)
         return empty_response()
 
+    def add_project_file(request: Request) -> Response:
+        body = _body(request)
+        for name in ("artifact_path", "file_size"):
+            if name not in body:
+                raise ValueError(f"{name} is required")
+        store.add_project_file(
+            int(request.params["id"]),
+            body["artifact_path"],
+            body["file_size"],
+            created_at=body.get("created_at"),
+            touch=bool(body.get("touch", True)),
+        )
+        return empty_response()
+
     def run_ids(_request: Request) -> Response:
         return json_response(200, store.run_ids())
 
@@ -119,6 +135,7 @@ def register_model_lab_control(router: Router, store: ModelLabStore) -> None:
         ("GET", f"{base}/projects/{_ID}", get_project),
         ("PATCH", f"{base}/projects/{_ID}", patch_project),
         ("DELETE", f"{base}/projects/{_ID}", delete_project),
+        ("POST", f"{base}/projects/{_ID}/artifacts", add_project_file),
     ]
     for method, pattern, handler in routes:
         router.add(method, pattern, _guard(handler), None)

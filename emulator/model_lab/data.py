@@ -211,6 +211,8 @@ class ModelLabStore:
         self._pins: dict[str, dict[int, int]] = {}
         self._stars: dict[str, set[int]] = {}
         self._pins_version = 0
+        # files under a project's artifact root that belong to no run (project id -> path -> file)
+        self._project_files: dict[int, dict[str, ArtifactFile]] = {}
 
     # ------------------------------------------------------------------------------------
     # Bookkeeping
@@ -493,9 +495,17 @@ class ModelLabStore:
         elif key == "completed_at":
             content["completed_at"] = None if value is None else _ts(value)
         elif key == "artifacts":
-            content["artifacts"] = (
-                None if value is None else {str(k).strip("/"): int(v) for k, v in value.items()}
-            )
+            files = None if value is None else {str(k).strip("/"): int(v) for k, v in value.items()}
+            # a file keeps its creation time while it stays the same; new ones are created now
+            before = {f.path: f for f in self._artifact_files(row)}
+            now = self.clock.now_us()
+            content["artifacts"] = files
+            content["artifact_created"] = {
+                path: before[path].created_us
+                if path in before and before[path].size == size
+                else now
+                for path, size in (files or {}).items()
+            }
         elif key == "status":
             if value in STATUS_CODE:
                 cols.status[row] = STATUS_CODE[value]
@@ -715,6 +725,7 @@ class ModelLabStore:
                 self._explicit.pop(row, None)
             for stars in self._stars.values():
                 stars.discard(project.id)
+            self._project_files.pop(project.id, None)
             self._pins_version += 1
             self._changed(everything=True)
 
@@ -1058,8 +1069,9 @@ class ModelLabStore:
         explicit = self._explicit.get(row)
         if explicit is not None and explicit.get("artifacts") is not None:
             base = explicit["completed_at"] or explicit["started_at"]
+            created = explicit.get("artifact_created") or {}
             return [
-                ArtifactFile(path, size, base, False)
+                ArtifactFile(path, size, created.get(path, base), False)
                 for path, size in sorted(explicit["artifacts"].items())
             ]
         if row >= self._generated_n:
@@ -1095,8 +1107,35 @@ class ModelLabStore:
                 entries[head] = {"path": file.path, "is_dir": False, "file_size": file.size}
         return root, [entries[name] for name in sorted(entries)]
 
+    def add_project_file(
+        self,
+        project_id: int,
+        artifact_path: str,
+        size: int,
+        created_at: Any = None,
+        touch: bool = True,
+    ) -> None:
+        """Put a file under a project's artifact root outside any run (e.g. an uploaded data set).
+
+        ``artifact_path`` is served verbatim (relative to the project root), so a test can make
+        the API list a hostile path. ``touch`` bumps the project's ``updated_at``.
+        """
+        if not isinstance(artifact_path, str) or not artifact_path:
+            raise ValueError("artifact_path must be a non-empty string")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError("size must be an integer >= 0")
+        with self.lock:
+            project = self._project(project_id)
+            now = self.clock.now_us()
+            created = now if created_at is None else _ts(created_at)
+            files = self._project_files.setdefault(project.id, {})
+            files[artifact_path] = ArtifactFile(artifact_path, size, created, False)
+            if touch:
+                project.updated_us = now
+            self._changed()
+
     def project_artifacts(self, project_id: int) -> list[dict[str, Any]]:
-        """Flat list of every artifact file of every run of a project (KeyError if unknown)."""
+        """Flat list of every artifact file of a project: its runs' files, then its own."""
         with self.lock:
             project = self._project(project_id)
             out: list[dict[str, Any]] = []
@@ -1111,10 +1150,23 @@ class ModelLabStore:
                             "file_size": file.size,
                         }
                     )
+            for path, file in sorted(self._project_files.get(project.id, {}).items()):
+                out.append(
+                    {
+                        "artifact_path": path,
+                        "filename": path.rstrip("/").rsplit("/", 1)[-1],
+                        "created_at": iso_s(file.created_us),
+                        "file_size": file.size,
+                    }
+                )
             return out
 
     def open_artifact(self, project_id: int, artifact_path: str) -> tuple[int, Iterator[bytes]]:
         """Size and a lazy chunk iterator of one artifact; KeyError when it does not exist."""
+        with self.lock:
+            own = self._project_files.get(project_id, {}).get(artifact_path)
+        if own is not None:
+            return own.size, binary_chunks(f"{project_id}/{artifact_path}", own.size)
         run_uuid, sep, rest = artifact_path.strip("/").partition("/artifacts/")
         run_id = self._factory.run_id_from_uuid(run_uuid) if sep else None
         if run_id is None:

@@ -4,6 +4,10 @@ Both lists are read newest-updated first and stop at the saved cursor minus a lo
 are merged on their id and child rows are replaced with their parent. Runs that are still in
 progress are re-read by id each sync. `reconcile=True` sweeps every id and flags rows that
 vanished from the API in the `tombstones` table (history is kept, never dropped).
+
+After them, for the projects and runs that changed in this sync only: facet snapshots
+(`facets.py`), project artifact listings and run artifact walks, and, when asked for, artifact
+content (`artifacts.py`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,21 @@ from ..common.dlt_tables import MERGE, route_table
 from ..common.http import RetryPolicy
 from ..common.incremental import ChangeTracker
 from ..common.stats import SyncStats
+from .artifacts import (
+    ContentOptions,
+    CreatedCursors,
+    DownloadRecord,
+    ListedFile,
+    download_artifacts,
+    download_table,
+    list_project_files,
+    project_file_table,
+    run_artifact_tables,
+    walk_runs,
+)
+from .changes import SyncChanges
 from .client import ModelLabClient
+from .facets import FacetFetcher, sync_facets
 from .helpers import (
     fingerprint,
     parent_table,
@@ -32,6 +50,11 @@ from .helpers import (
     updated_at,
 )
 from .settings import (
+    ARTIFACT_RUNS_PER_BATCH,
+    DEFAULT_ARTIFACT_MAX_DEPTH,
+    DEFAULT_ARTIFACT_MAX_ENTRIES,
+    DEFAULT_ARTIFACT_WORKERS,
+    DEFAULT_FACET_WORKERS,
     DEFAULT_HIERARCHY_WORKERS,
     DEFAULT_LOOKBACK_S,
     ENTITY_PROJECT,
@@ -50,6 +73,15 @@ TABLE_KEYS: dict[str, tuple[Any, Any]] = {
     "run_metrics": (None, "run_id"),
     "run_parents": ("run_id", None),
     "tombstones": (["entity", "id"], None),
+    # facet snapshots are replaced per scope (`_snapshot`), run listings per run
+    "facet_snapshots": ("_snapshot", None),
+    "facet_keys": (None, "_snapshot"),
+    "facet_values": (None, "_snapshot"),
+    "facet_metric_stat_ranges": (None, "_snapshot"),
+    "project_artifacts": (["project_id", "artifact_path"], None),
+    "run_artifact_walks": ("run_id", None),
+    "run_artifacts": (None, "run_id"),
+    "artifact_downloads": (["project_id", "artifact_path"], None),
 }
 
 
@@ -82,6 +114,13 @@ def model_lab_source(
     hierarchy_workers: int = DEFAULT_HIERARCHY_WORKERS,
     policy: RetryPolicy | None = None,
     stats: SyncStats | None = None,
+    facet_workers: int = DEFAULT_FACET_WORKERS,
+    artifact_workers: int = DEFAULT_ARTIFACT_WORKERS,
+    artifact_max_depth: int = DEFAULT_ARTIFACT_MAX_DEPTH,
+    artifact_max_entries: int = DEFAULT_ARTIFACT_MAX_ENTRIES,
+    content: ContentOptions | None = None,
+    known_files: Sequence[ListedFile] = (),
+    known_downloads: Mapping[tuple[int, str], DownloadRecord] | None = None,
 ) -> Sequence[DltResource]:
     """Datadog Model Lab projects and runs.
 
@@ -95,10 +134,20 @@ def model_lab_source(
         hierarchy_workers: concurrent requests when listing the children of sweep parents.
         policy: retry and timeout settings.
         stats: counters for progress and the sync summary.
+        facet_workers: concurrent facet requests (per project x key).
+        artifact_workers: concurrent artifact listings, run walks and downloads.
+        artifact_max_depth: directory levels a run walk descends at most.
+        artifact_max_entries: files and directories a run walk lists at most per run.
+        content: which artifact files to download, and where (off by default).
+        known_files: project artifact files already in the warehouse (needed by `content`).
+        known_downloads: the last download of each file (needed by `content`).
     """
     client = ModelLabClient(credentials, policy)
     counters = stats or SyncStats()
     synced_at = datetime.now(UTC)
+    changed = SyncChanges()  # what `projects` and `runs` selected, for the resources after them
+    content_options = content or ContentOptions()
+    listed_files: list[ListedFile] = []  # this sync's project listings, for content downloads
 
     def tracker(table: str, watch: Any = lambda row: False) -> ChangeTracker:
         return ChangeTracker(
@@ -139,6 +188,7 @@ def model_lab_source(
             return parent_table(edges, synced_at)
 
     @dlt.resource(name="projects", write_disposition=MERGE)
+    @changed.finishes("projects")
     def projects() -> Iterator[Any]:
         progress = counters["projects"]
         changes = tracker("projects")
@@ -149,11 +199,13 @@ def model_lab_source(
             progress.page_done(len(rows))
             if reached_end:
                 break
+        changed.add_projects(selected)
         # projects are few: one table per sync; empty tables on the first sync create them
         yield from _emit(project_tables(selected, synced_at), include_empty=changes.cursor is None)
         changes.commit()
 
     @dlt.resource(name="runs", write_disposition=MERGE)
+    @changed.finishes("runs")
     def runs() -> Iterator[Any]:
         progress = counters["runs"]
         changes = tracker(
@@ -171,6 +223,7 @@ def model_lab_source(
         for page in client.run_pages(progress, "-updated_at"):
             rows, reached_end = changes.select(page.data)
             children.add(rows)
+            changed.add_runs(rows)
             buffer.extend(rows)
             progress.page_done(len(rows))
             if len(buffer) >= YIELD_BATCH_ROWS:
@@ -180,6 +233,7 @@ def model_lab_source(
         for batch in client.runs_by_id(changes.pending_watch_ids(), progress):
             rows = changes.select_refreshed(batch)
             children.add(rows)
+            changed.add_runs(rows)
             buffer.extend(rows)
             progress.page_done(len(rows))
         yield from flush(include_empty=first_sync)
@@ -235,4 +289,103 @@ def model_lab_source(
             yield _to_table("tombstones", table)
         yield _to_table("run_parents", children.table())
 
-    return [projects, runs, tombstones]
+    @dlt.resource(name="facets", write_disposition=MERGE)
+    def facets() -> Iterator[Any]:
+        """Facet snapshots: org-wide when a project changed, per project for changed projects."""
+        yield from changed.wait_for("projects", "runs")
+        state = dlt.current.resource_state()
+        first_sync = not state.get("created")
+        fetcher = FacetFetcher(client, counters["facets"], facet_workers)
+        try:
+            for tables in sync_facets(
+                fetcher,
+                project_scope=first_sync or full_refresh or bool(changed.project_ids),
+                project_ids=changed.changed_projects(),
+                synced_at=synced_at,
+            ):
+                yield from _emit(tables, include_empty=first_sync)
+        finally:
+            fetcher.close()
+        state["created"] = True
+
+    @dlt.resource(name="project_artifacts", write_disposition=MERGE)
+    @changed.finishes("project_artifacts")
+    def project_artifacts() -> Iterator[Any]:
+        """Each changed project's flat listing; files created since its cursor are loaded."""
+        yield from changed.wait_for("projects", "runs")
+        state = dlt.current.resource_state()
+        first_sync = not state.get("created")
+        progress = counters["project_artifacts"]
+        cursors = CreatedCursors(state, lookback_s=lookback_s, full_refresh=full_refresh)
+        listings = list_project_files(
+            client, changed.changed_projects(), progress, workers=artifact_workers
+        )
+        for project_id, files in listings:
+            if files is None:  # the project is gone: its files stay as last listed
+                continue
+            table = project_file_table(project_id, files, synced_at)
+            if content_options.enabled:
+                sizes = table.column("file_size").to_pylist()
+                paths = table.column("artifact_path").to_pylist()
+                listed_files.extend(map(ListedFile, [project_id] * len(paths), paths, sizes))
+            new_rows = cursors.new_rows(project_id, table)
+            progress.page_done(new_rows.num_rows)
+            if new_rows.num_rows:
+                yield _to_table("project_artifacts", new_rows)
+        if first_sync:
+            yield _to_table("project_artifacts", project_file_table(0, [], synced_at))
+        cursors.commit()
+        state["created"] = True
+
+    @dlt.resource(name="run_artifacts", write_disposition=MERGE)
+    def run_artifacts() -> Iterator[Any]:
+        """Walk the artifact tree of every run that changed in this sync."""
+        yield from changed.wait_for("runs")
+        state = dlt.current.resource_state()
+        walks = walk_runs(
+            client,
+            changed.run_projects,
+            counters["run_artifacts"],
+            workers=artifact_workers,
+            max_depth=artifact_max_depth,
+            max_entries=artifact_max_entries,
+            batch_runs=ARTIFACT_RUNS_PER_BATCH,
+        )
+        for batch in walks:
+            yield from _emit(run_artifact_tables(batch, synced_at), include_empty=False)
+        if not state.get("created"):
+            yield from _emit(run_artifact_tables([], synced_at), include_empty=True)
+        state["created"] = True
+
+    @dlt.resource(name="artifact_downloads", write_disposition=MERGE)
+    def artifact_downloads() -> Iterator[Any]:
+        """Opt-in: download wanted files that are new or changed since their last download."""
+        state = dlt.current.resource_state()
+        if not state.get("created"):  # the view reads this table, so it must exist
+            yield _to_table("artifact_downloads", download_table([]))
+            state["created"] = True
+        if not content_options.enabled:
+            return
+        yield from changed.wait_for("project_artifacts")
+        files = {(f.project_id, f.artifact_path): f for f in [*known_files, *listed_files]}
+        downloads = download_artifacts(
+            client,
+            [files[key] for key in sorted(files)],
+            known_downloads or {},
+            content_options,
+            counters["artifact_downloads"],
+            workers=artifact_workers,
+        )
+        for rows in downloads:
+            if rows:
+                yield _to_table("artifact_downloads", download_table(rows))
+
+    return [
+        projects,
+        runs,
+        tombstones,
+        facets,
+        project_artifacts,
+        run_artifacts,
+        artifact_downloads,
+    ]
