@@ -32,6 +32,7 @@ from ..common.arrow import parse_timestamp
 from ..common.concurrency import ordered_map
 from ..common.datadog import DatadogCredentials
 from ..common.dlt_tables import route_table
+from ..common.errors import SchemaDriftError
 from ..common.http import RetryPolicy
 from ..common.stats import SyncStats
 from .client import Gone, LlmObsClient, Resource
@@ -212,8 +213,9 @@ def llm_obs_source(
             yield ("projects", project_table(changed, synced_at))
         if vanished or back or first:
             yield _tombstones(ENTITY_PROJECT, vanished, back, synced_at)
-        if listing:
-            state["cursor"] = max(attributes(p, "projects")["updated_at"] for p in listing)
+        stamps = [attributes(p, "projects").get("updated_at") for p in listing]
+        if any(isinstance(stamp, str) for stamp in stamps):  # shown by `labsync status`
+            state["cursor"] = max(stamp for stamp in stamps if isinstance(stamp, str))
 
     @dlt.resource(name="datasets")
     def datasets() -> Iterator[Any]:
@@ -376,7 +378,7 @@ def llm_obs_source(
             spans = tables["experiment_spans"].num_rows
             progress.page_done(spans + tables["eval_metrics"].num_rows)
             snapshots.append(Snapshot(COLLECTION_EVENTS, experiment_id, spans, attrs.get("status")))
-        contents.keep_only(markers)
+        contents.keep_only(state.get("running") or {})  # finished runs need no content print
         if first:
             for name, table in event_tables("", [], [], synced_at).items():
                 yield (name, table)
@@ -676,4 +678,11 @@ class ExperimentScan:
 
 
 def _created_at(row: Resource) -> datetime:
-    return parse_timestamp(attributes(row, "experiments")["created_at"])
+    """When an experiment was created: the order of its list, so it must be a timestamp."""
+    value = attributes(row, "experiments").get("created_at")
+    try:
+        return parse_timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SchemaDriftError(
+            "experiments", "created_at", "ISO-8601 timestamp", value, row.get("id")
+        ) from None

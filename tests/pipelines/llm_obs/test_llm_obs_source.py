@@ -267,41 +267,11 @@ ANNOTATIONS_SQL = (
 )
 
 
-def snapshot(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every llm_obs view's rows minus sync-time columns, in a stable order."""
-    volatile = {"synced_at", "vanished_detected_at"}
-    views = [
-        r[0]
-        for r in query(
-            warehouse,
-            "select table_name from information_schema.tables where table_schema = 'analytics' "
-            "and (table_name like 'llm_obs%' or table_name = 'llm_datasets') order by 1",
-        )
-    ]
-    out = {}
-    for view in views:
-        columns = [
-            c
-            for (c,) in query(
-                warehouse,
-                "select column_name from information_schema.columns where table_schema = "
-                "'analytics' and table_name = ? order by ordinal_position",
-                [view],
-            )
-            if c not in volatile
-        ]
-        selected = ", ".join(f'"{c}"::varchar' for c in columns)
-        out[view] = query(warehouse, f"select {selected} from analytics.{view} order by all")
-    return out
-
-
 # tests --------------------------------------------------------------------------------------
 
 
-def test_full_sync_exact_rows_per_view(llm_env: Emulator, warehouse: Path) -> None:
-    emu = llm_env
-    result = run_sync(warehouse, sources=LLM)
-    assert result.audit_failures == []
+def assert_views_match_api(emu: Emulator, warehouse: Path) -> None:
+    """Every entity view holds exactly what the API serves (live and soft-deleted rows)."""
 
     assert rows(
         warehouse,
@@ -309,15 +279,8 @@ def test_full_sync_exact_rows_per_view(llm_env: Emulator, warehouse: Path) -> No
         "from analytics.llm_obs_projects where not is_deleted",
     ) == expected_projects(emu)
     assert rows(warehouse, DATASETS_SQL, (5,)) == expected_datasets(emu)
-    # the generated data has one locked dataset: the view names its holder
-    locked = query(
-        warehouse,
-        "select draft_locked_by_email from analytics.llm_obs_datasets where is_draft_locked",
-    )
-    assert locked == [(emu.llm_obs.users[2].email,)]
-
     expected = set().union(*(expected_records(emu, d) for d in emu.llm_obs.dataset_ids()))
-    assert rows(warehouse, RECORDS_SQL, (2, 3, 4)) == expected
+    assert rows(warehouse, RECORDS_SQL + " where not is_deleted", (2, 3, 4)) == expected
     versions = rows(
         warehouse,
         "select dataset_id, version_number from analytics.llm_obs_dataset_versions "
@@ -330,17 +293,9 @@ def test_full_sync_exact_rows_per_view(llm_env: Emulator, warehouse: Path) -> No
     }
 
     assert rows(warehouse, EXPERIMENTS_SQL) == expected_experiments(emu)
-    assert query(warehouse, "select count(*) from analytics.llm_obs_experiments where is_deleted")[
-        0
-    ][0] == len(all_experiments(emu)) - len(emu.llm_obs.experiment_ids())
     spans, metrics = expected_events(emu)
     assert rows(warehouse, SPANS_SQL, (8, 9, 10)) == spans and spans
     assert rows(warehouse, METRICS_SQL) == metrics
-    summaries = query(
-        warehouse, "select count(*) from analytics.llm_obs_eval_metrics where span_id is null"
-    )[0][0]
-    assert summaries == sum(len(emu.llm_obs.experiment_events(e)[1]) for e in all_experiments(emu))
-    assert summaries > 0
 
     queues, schemas, annotations = expected_queues(emu)
     assert (
@@ -368,6 +323,29 @@ def test_full_sync_exact_rows_per_view(llm_env: Emulator, warehouse: Path) -> No
         for q in emu.llm_obs.queue_ids()
         for i in emu.llm_obs.annotated_interactions(q)
     }
+
+
+def test_full_sync_exact_rows_per_view(llm_env: Emulator, warehouse: Path) -> None:
+    emu = llm_env
+    result = run_sync(warehouse, sources=LLM)
+    assert result.audit_failures == []
+    assert_views_match_api(emu, warehouse)
+    # the generated data has one locked dataset, a soft-deleted experiment, summary metrics
+    locked = query(
+        warehouse,
+        "select draft_locked_by_email from analytics.llm_obs_datasets where is_draft_locked",
+    )
+    assert locked == [(emu.llm_obs.users[2].email,)]
+    deleted = query(
+        warehouse, "select count(*) from analytics.llm_obs_experiments where is_deleted"
+    )
+    assert deleted[0][0] == len(all_experiments(emu)) - len(emu.llm_obs.experiment_ids()) > 0
+    summaries = query(
+        warehouse, "select count(*) from analytics.llm_obs_eval_metrics where span_id is null"
+    )[0][0]
+    assert summaries == sum(len(emu.llm_obs.experiment_events(e)[1]) for e in all_experiments(emu))
+    assert summaries > 0
+    assert_public_types(warehouse)
 
     # scores per experiment and label: count, mean and pass rate of the span-level evaluations
     per_label: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -414,8 +392,7 @@ def test_full_sync_exact_rows_per_view(llm_env: Emulator, warehouse: Path) -> No
     }
 
 
-def test_public_view_types(llm_env: Emulator, warehouse: Path) -> None:
-    run_sync(warehouse, sources=LLM)
+def assert_public_types(warehouse: Path) -> None:
     types = dict(
         query(
             warehouse,
@@ -725,16 +702,16 @@ def test_annotation_changes_and_deletes_by_difference(llm_env: Emulator, warehou
     llm.add_annotation(queue_id, fresh, {score["name"]: score.get("min", 0)}, user=1)
     emu.clear_requests()
     result = run_sync(warehouse, sources=LLM)
-    # only the changed queue's answer is loaded
-    loaded = {
-        r[0]
-        for r in query(
+    # both queues were read, only the changed one's answer was loaded again
+    assert len(requests_to(emu, "/annotated-interactions")) == 2
+    reads = dict(
+        query(
             warehouse,
-            "select distinct queue_id from raw_llm_obs.snapshots "
-            "join raw_llm_obs.annotation_interactions on parent_id = queue_id",
+            "select parent_id, count(*) from raw_llm_obs.snapshots "
+            "where collection = 'annotated_interactions' group by 1",
         )
-    }
-    assert other_queue in loaded  # from the first sync
+    )
+    assert reads == {queue_id: 2, other_queue: 1}
     assert result.sources["llm_obs"].rows_by_table["annotation_interactions"] == len(
         llm.interaction_ids(queue_id)
     )
@@ -764,44 +741,38 @@ def test_annotation_changes_and_deletes_by_difference(llm_env: Emulator, warehou
 
 
 def test_faults_end_identical_to_clean_run(
-    llm_env: Emulator, warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    llm_env: Emulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A clean sync equals the API (test above); so must one through faults."""
     emu = llm_env
-    run_sync(warehouse, sources=LLM)
-    clean = snapshot(warehouse)
-    faulty = tmp_path / "faulty.duckdb"
     monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "12")
     for kind in ("429", "500", "truncate", "drop", "503"):
         emu.faults.inject(kind, times=1)
     emu.faults.configure("429=0.1,5xx=0.1,truncate=0.05,drop=0.03,seed=5")
-    emu.clear_requests()
-    result = run_sync(faulty, sources=LLM)
+    result = run_sync(warehouse, sources=LLM)
     emu.faults.clear()
-    assert snapshot(faulty) == clean
+    assert result.audit_failures == []
+    assert_views_match_api(emu, warehouse)
     assert sum(s.retries for s in result.sources["llm_obs"].stats.resources.values()) > 0
     assert [r for r in emu.requests if r.fault]
 
 
-def test_rate_limit_paces_the_sync(llm_env: Emulator, warehouse: Path, tmp_path: Path) -> None:
+def test_rate_limit_paces_the_sync(llm_env: Emulator, warehouse: Path) -> None:
     emu = llm_env
-    run_sync(warehouse, sources=LLM, build_models=False)
     emu.rate_limit = (10, 1)
-    paced = tmp_path / "paced.duckdb"
-    result = run_sync(paced, sources=LLM)
+    result = run_sync(warehouse, sources=LLM)
     stats = result.sources["llm_obs"].stats.resources.values()
     assert sum(s.requests for s in stats) > 10
     assert sum(s.throttled for s in stats) <= 2  # X-RateLimit-Remaining pacing avoids 429s
-    emu.rate_limit = None
-    run_sync(warehouse, sources=LLM)
-    assert snapshot(paced) == snapshot(warehouse)
+    assert_views_match_api(emu, warehouse)
 
 
 def test_reruns_and_full_refresh_leave_no_duplicates(llm_env: Emulator, warehouse: Path) -> None:
     run_sync(warehouse, sources=LLM, build_models=False)
-    run_sync(warehouse, sources=LLM, full_refresh=True, build_models=False)
     result = run_sync(warehouse, sources=LLM, full_refresh=True)
     assert result.audit_failures == []
     assert result.sources["llm_obs"].rows_by_table["dataset_records"] > 0  # re-read all
+    assert_views_match_api(llm_env, warehouse)
     for table, key in (
         ("projects", "project_id"),
         ("datasets", "dataset_id"),
@@ -826,13 +797,14 @@ def test_type_change_fails_loudly_and_new_fields_become_columns(
 ) -> None:
     emu = llm_env
     llm = emu.llm_obs
-    run_sync(warehouse, sources=LLM)
-    before = snapshot(warehouse)
+    run_sync(warehouse, sources=LLM, build_models=False)
+    raw = "select * from raw_llm_obs.experiments order by experiment_id"
+    before = query(warehouse, raw)
     experiment_id = llm.experiment_ids()[0]
     llm.update_experiment(experiment_id, run_count="three")
     with pytest.raises(SyncFailed, match=r"'experiments'.*'run_count'"):
-        run_sync(warehouse, sources=LLM)
-    assert snapshot(warehouse) == before
+        run_sync(warehouse, sources=LLM, build_models=False)
+    assert query(warehouse, raw) == before  # nothing of the failed sync was loaded
     llm.update_experiment(experiment_id, run_count=3)
     running = next(e for e in llm.experiment_ids() if status_of(emu, e) == "running")
     llm.push_events(
@@ -849,7 +821,7 @@ def test_type_change_fails_loudly_and_new_fields_become_columns(
             }
         ],
     )
-    run_sync(warehouse, sources=LLM)
+    run_sync(warehouse, sources=LLM, build_models=False)
     assert query(
         warehouse,
         "select meta_latency_class, duration from raw_llm_obs.experiment_spans "
@@ -857,7 +829,7 @@ def test_type_change_fails_loudly_and_new_fields_become_columns(
     ) == [("fast", 1.5e6)]
     assert query(
         warehouse,
-        "select run_count from analytics.llm_obs_experiments where experiment_id = ?",
+        "select run_count from raw_llm_obs.experiments where experiment_id = ?",
         [experiment_id],
     ) == [(3,)]
 
