@@ -31,6 +31,8 @@ format: $(STAMP)
 
 bench: $(STAMP) ## 100k-run benchmark: full sync vs fetch floor, incremental after 1% changes
 	$(BIN)/python -m bench.sync_bench --runs 100000
+	# what facets and artifact listings add (a full sync with and without them, then incremental)
+	$(BIN)/python -m bench.facets_bench --runs 100000
 
 clean:
 	rm -rf $(VENV) warehouse .pytest_cache .ruff_cache

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,8 @@ def fetch_floor(base_url: str) -> tuple[float, int, int]:
     return time.perf_counter() - started, rows, calls
 
 
-def run_sync(base_url: str, warehouse: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one `labsync sync` in a child process."""
+def run_sync(base_url: str, warehouse: Path, sync_args: Sequence[str] = ()) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one `labsync sync [sync_args]` in a child process."""
     env = {
         **os.environ,
         "SOURCES__DATADOG__BASE_URL": base_url,
@@ -113,6 +114,7 @@ def run_sync(base_url: str, warehouse: Path) -> tuple[float, float]:
             "sync",
             "--warehouse",
             str(warehouse),
+            *sync_args,
         ],
         cwd=ROOT,
         env=env,

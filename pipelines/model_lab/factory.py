@@ -114,11 +114,17 @@ def build_source(ctx: SyncContext) -> DltSource:
     content = content_options(ctx)
     known_files, known_downloads = _artifacts_in_warehouse(ctx) if content.enabled else ([], {})
     # the costly parts can be switched off: run walks are ~1 request per run and directory
-    switched_off = [
+    switches = {
+        "facets": ["facets"],
+        "artifacts": ["project_artifacts", "run_artifacts"],
+        "run_artifact_walks": ["run_artifacts"],
+    }
+    switched_off = {
         resource
-        for resource, key in (("facets", "facets"), ("run_artifacts", "run_artifact_walks"))
+        for key, resources in switches.items()
         if not _switch(f"sources.model_lab.{key}", True)
-    ]
+        for resource in resources
+    }
     source = model_lab_source(
         credentials,
         full_refresh=ctx.full_refresh,

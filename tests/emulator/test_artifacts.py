@@ -186,3 +186,22 @@ def test_client_deserializes_every_facet_type_and_project_files(fresh: Emulator)
             assert len(handle.read()) == 1234
         finally:
             handle.close()
+
+
+def test_new_run_artifacts_are_created_now(fresh: Emulator, fapi: Api) -> None:
+    """A file logged to an old run is created when logged; unchanged files keep their time."""
+    store = fresh.model_lab
+    run_id = next(i for i in store.run_ids() if walk(fapi, i)[1])
+    project_id = store.get_run(run_id)["attributes"]["project_id"]
+    root, entries = walk(fapi, run_id)
+    kept = next(e for e in entries if not e["is_dir"])
+
+    def created() -> dict[str, str]:
+        files = fapi.ok(f"/projects/{project_id}/artifacts")["data"]["attributes"]["files"]
+        return {f["artifact_path"]: f["created_at"] for f in files}
+
+    before = created()
+    store.update_run(run_id, artifacts={kept["path"]: kept["file_size"], "late/extra.bin": 9})
+    after = created()
+    assert after[f"{root}/{kept['path']}"] == before[f"{root}/{kept['path']}"]
+    assert after[f"{root}/late/extra.bin"] > max(before.values())

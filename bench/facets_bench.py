@@ -1,0 +1,103 @@
+"""Benchmark: what facets and artifact listings add to a Model Lab sync.
+
+Against one emulator process (default 100,000 runs, 20 projects), side by side:
+1. baseline: a full sync with facets and artifact listings switched off;
+2. full: a full sync with them on (the default), requests per resource from the sync history;
+3. incremental: 1% of runs changed, then a sync;
+4. unchanged: a sync with nothing changed (no facet or artifact request is expected).
+
+Usage: python -m bench.facets_bench [--runs 100000] [--projects 20] [--seed 1] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.sync_bench import change_runs, run_sync, start_emulator
+from pipelines import history
+
+logger = logging.getLogger("labsync.bench")
+
+EXTRA_RESOURCES = ("facets", "project_artifacts", "run_artifacts")
+SWITCHES_OFF = {
+    "SOURCES__MODEL_LAB__FACETS": "false",
+    "SOURCES__MODEL_LAB__ARTIFACTS": "false",
+}
+
+
+def last_sync_requests(warehouse: Path) -> dict[str, int]:
+    """Requests per Model Lab resource in the warehouse's latest sync."""
+    records = [r for r in history.read(warehouse) if r.source == "model_lab"]
+    latest = records[-1].sync_id
+    return {r.resource: r.requests for r in records if r.sync_id == latest}
+
+
+def timed_sync(base_url: str, warehouse: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    saved = {name: os.environ.get(name) for name in env or {}}
+    os.environ.update(env or {})
+    try:
+        seconds, peak_mib = run_sync(base_url, warehouse, ["--source", "model_lab"])
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    per_resource = last_sync_requests(warehouse)
+    extra = sum(per_resource.get(name, 0) for name in EXTRA_RESOURCES)
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mib": round(peak_mib),
+        "requests": sum(per_resource.values()),
+        "facet_and_artifact_requests": extra,
+        "requests_by_resource": per_resource,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--projects", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+    emulator, base_url = start_emulator(args.runs, args.projects, args.seed)
+    figures: dict[str, Any] = {"runs": args.runs, "projects": args.projects}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures["baseline_full"] = timed_sync(base_url, Path(tmp) / "base.duckdb", SWITCHES_OFF)
+            logger.info("baseline full sync: %s", figures["baseline_full"])
+            warehouse = Path(tmp) / "bench.duckdb"
+            figures["full"] = timed_sync(base_url, warehouse)
+            logger.info("full sync with facets and artifacts: %s", figures["full"])
+            started = time.perf_counter()
+            figures["changed_runs"] = change_runs(base_url, 0.01, args.seed)
+            logger.info("changed runs in %.1fs", time.perf_counter() - started)
+            figures["incremental"] = timed_sync(base_url, warehouse)
+            logger.info("incremental sync: %s", figures["incremental"])
+            figures["unchanged"] = timed_sync(base_url, warehouse)
+            logger.info("sync with nothing changed: %s", figures["unchanged"])
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+    full, base = figures["full"], figures["baseline_full"]
+    figures["extra_seconds_full"] = round(full["seconds"] - base["seconds"], 2)
+    figures["extra_requests_full"] = full["requests"] - base["requests"]
+    sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
