@@ -18,9 +18,8 @@ schemas, interactions, annotations) are told apart in staging by their `_read_at
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt
@@ -28,14 +27,13 @@ import pyarrow as pa
 from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 
-from ..common.arrow import parse_timestamp
 from ..common.concurrency import ordered_map
 from ..common.datadog import DatadogCredentials
 from ..common.dlt_tables import route_table
-from ..common.errors import SchemaDriftError
 from ..common.http import RetryPolicy
 from ..common.stats import SyncStats
-from .client import Gone, LlmObsClient, Resource
+from .client import Gone, LlmObsClient, ProjectListing, Resource
+from .experiments import ExperimentScan, events_marker
 from .helpers import (
     DraftState,
     Snapshot,
@@ -68,8 +66,6 @@ from .settings import (
     ENTITY_EXPERIMENT,
     ENTITY_PROJECT,
     ENTITY_QUEUE,
-    FILTER_ID_BATCH,
-    TERMINAL_STATUSES,
     YIELD_BATCH_ROWS,
 )
 from .tracking import EntityTracker, Fingerprints
@@ -149,12 +145,6 @@ def _merged(name: str, tables: list[pa.Table]) -> Iterator[Any]:
         yield from (_to_table(name, table) for table in tables)
         return
     yield _to_table(name, merged)
-
-
-def _status_is_final(status: Any) -> bool:
-    # an experiment without a status cannot be told running: its events are re-read when its
-    # `updated_at` moves instead of every sync
-    return status is None or status in TERMINAL_STATUSES
 
 
 @dlt.source(name="llm_obs", max_table_nesting=0)
@@ -365,7 +355,7 @@ def llm_obs_source(
                 continue
             experiment_id = resource_id(experiment, "experiments")
             attrs = attributes(experiment, "experiments")
-            markers[experiment_id] = _events_marker(attrs)
+            markers[experiment_id] = events_marker(attrs)
             content = fingerprint(events)
             if not contents.changed(experiment_id, content):
                 progress.page_done(0)
@@ -458,231 +448,3 @@ def llm_obs_source(
             yield ("snapshots", snapshot_table(snapshots, synced_at))
 
     return [projects, datasets, experiments, annotation_queues]
-
-
-class ProjectListing:
-    """The projects, listed once per sync for every resource that needs them."""
-
-    def __init__(self, api: LlmObsClient, counters: SyncStats) -> None:
-        self._api = api
-        self._counters = counters
-        self._lock = threading.Lock()
-        self._projects: list[Resource] | None = None
-
-    def get(self) -> list[Resource]:
-        with self._lock:
-            if self._projects is None:
-                self._projects = self._api.projects(self._counters["projects"])
-            return self._projects
-
-
-def _events_marker(attrs: dict[str, Any]) -> str:
-    return f"{attrs.get('status')}|{attrs.get('updated_at')}"
-
-
-class ExperimentScan:
-    """One sync's look at the experiments: what to load, what vanished, whose events to read.
-
-    State: `created_cursor` (newest `created_at` seen), `full_scan_at`, `seen` and `deleted`
-    (id -> [fingerprint, project id] of experiments in the default and the soft-deleted
-    listing), `running` (id -> project id of those not finished), `vanished` (ids flagged
-    gone) and, kept by the events reader, `events` (id -> status|updated_at when read).
-    """
-
-    def __init__(
-        self,
-        state: dict[str, Any],
-        api: LlmObsClient,
-        counters: SyncStats,
-        full_refresh: bool,
-        reconcile: bool,
-    ) -> None:
-        self.state = state
-        self.api = api
-        self.progress = counters["experiments"]
-        self.full_refresh = full_refresh
-        self.reconcile = reconcile
-        self._changed: dict[str, Resource] = {}
-        self.vanished: set[str] = set()
-        self.reappeared: set[str] = set()
-        self.alive: dict[str, Resource] = {}  # experiments seen in the default listing
-        self.deleted: dict[str, Resource] = {}  # soft-deleted ones seen this sync
-        self._flagged: set[str] = set(state.get("vanished") or [])
-        self._project_ids: list[str] = []
-
-    def _full_scan_due(self, rescan_s: float, now: datetime) -> bool:
-        last = self.state.get("full_scan_at")
-        if self.full_refresh or self.reconcile or last is None:
-            return True
-        return now - parse_timestamp(last) >= timedelta(seconds=rescan_s)
-
-    def _consider(
-        self,
-        row: Resource,
-        project_id: str,
-        before: dict[str, list[str]],
-        after: dict[str, list[str]],
-    ) -> str:
-        """Record a listed experiment in `after`; load it when `before` had another version."""
-        experiment_id = resource_id(row, "experiments")
-        new = fingerprint(attributes(row, "experiments"))
-        old = before.get(experiment_id)
-        if self.full_refresh or old is None or old[0] != new or experiment_id in self._flagged:
-            self._changed[experiment_id] = row  # a later answer (e.g. deleted) wins
-        after[experiment_id] = [new, project_id]
-        return experiment_id
-
-    @property
-    def changed(self) -> list[Resource]:
-        return list(self._changed.values())
-
-    def run(
-        self,
-        project_ids: list[str],
-        lookback_s: float,
-        rescan_s: float,
-        workers: int,
-        now: datetime,
-    ) -> None:
-        self._project_ids = project_ids
-        full = self._full_scan_due(rescan_s, now)
-        old_seen: dict[str, list[str]] = dict(self.state.get("seen") or {})
-        old_deleted: dict[str, list[str]] = dict(self.state.get("deleted") or {})
-        running: dict[str, str] = dict(self.state.get("running") or {})
-        cursor = self.state.get("created_cursor")
-        newest = parse_timestamp(cursor) if cursor else None
-        stop_at = None if full or newest is None else newest - timedelta(seconds=lookback_s)
-
-        def list_project(project_id: str) -> list[list[Resource]]:
-            pages = []
-            for page in self.api.experiment_pages(project_id, self.progress):
-                pages.append(page)
-                if stop_at is not None and any(_created_at(r) < stop_at for r in page):
-                    break  # older rows follow: they are caught by the next full listing
-            return pages
-
-        # 1. the default listing, newest-created first: down to the cursor, or all of it
-        seen: dict[str, list[str]] = {} if full else dict(old_seen)
-        for project_id, pages in ordered_map(list_project, project_ids, workers=workers):
-            for row in (r for page in pages for r in page):
-                experiment_id = self._consider(row, project_id, old_seen, seen)
-                self.alive[experiment_id] = row
-                created = _created_at(row)
-                newest = created if newest is None or created > newest else newest
-
-        # 2. soft-deleted experiments: a complete listing every sync
-        deleted: dict[str, list[str]] = {}
-        for project_id in project_ids:
-            for page in self.api.experiment_pages(project_id, self.progress, deleted=True):
-                for row in page:
-                    experiment_id = self._consider(row, project_id, old_deleted, deleted)
-                    self.deleted[experiment_id] = row
-                    self.alive.pop(experiment_id, None)
-                    seen.pop(experiment_id, None)
-
-        # 3. what the listing did not reach and must not miss: running and restored ones
-        unresolved = {
-            experiment_id: project_id
-            for experiment_id, project_id in (
-                *running.items(),
-                *((k, v[1]) for k, v in old_deleted.items()),
-            )
-            if experiment_id not in self.alive and experiment_id not in deleted
-        }
-        # 4. a full listing also shows which experiments vanished altogether
-        if full:
-            for experiment_id, (_, project_id) in old_seen.items():
-                if experiment_id not in self.alive and experiment_id not in deleted:
-                    unresolved[experiment_id] = project_id
-        found = self._by_id(unresolved, deleted=False)
-        for experiment_id, (row, project_id) in found.items():
-            self._consider(row, project_id, old_seen, seen)
-            self.alive[experiment_id] = row
-        still_missing = {k: v for k, v in unresolved.items() if k not in found}
-        for experiment_id, (row, project_id) in self._by_id(still_missing, deleted=True).items():
-            self._consider(row, project_id, old_deleted, deleted)
-            self.deleted[experiment_id] = row
-            still_missing.pop(experiment_id)
-        # looked up by id within its project and not there: gone (hard delete or project)
-        self.vanished = set(still_missing) - self._flagged
-        self.reappeared = self._flagged & (set(self.alive) | set(deleted))
-
-        # 5. the state for the next sync
-        for experiment_id in set(running) - set(self.alive):
-            del running[experiment_id]
-        for experiment_id, row in self.alive.items():
-            if _status_is_final(attributes(row, "experiments").get("status")):
-                running.pop(experiment_id, None)
-            else:
-                running[experiment_id] = seen[experiment_id][1]
-        for experiment_id in still_missing:
-            seen.pop(experiment_id, None)
-        self.state["seen"] = seen
-        self.state["deleted"] = deleted
-        self.state["running"] = running
-        self.state["vanished"] = sorted((self._flagged - self.reappeared) | self.vanished)
-        if full:
-            self.state["full_scan_at"] = now.isoformat()
-        if newest is not None:
-            self.state["created_cursor"] = self.state["cursor"] = newest.isoformat()
-        # events already read stay in the warehouse; vanished experiments are not read again
-        events: dict[str, str] = self.state.setdefault("events", {})
-        for experiment_id in [e for e in events if e in still_missing]:
-            del events[experiment_id]
-
-    def _by_id(self, wanted: dict[str, str], *, deleted: bool) -> dict[str, tuple[Resource, str]]:
-        """Look experiments up by id within their project (`filter[project_id]` is required).
-
-        A server that honours only one `filter[id]` value is caught: ids a batch did not
-        return are asked for one by one.
-        """
-        by_project: dict[str, list[str]] = {}
-        for experiment_id, project_id in sorted(wanted.items()):
-            by_project.setdefault(project_id, []).append(experiment_id)
-        found: dict[str, tuple[Resource, str]] = {}
-        for project_id, ids in by_project.items():
-            if project_id not in self._project_ids:
-                continue  # the project itself is gone
-            for start in range(0, len(ids), FILTER_ID_BATCH):
-                batch = ids[start : start + FILTER_ID_BATCH]
-                rows = self.api.experiments_by_id(project_id, batch, self.progress, deleted=deleted)
-                returned = {resource_id(r, "experiments"): r for r in rows}
-                if len(batch) > 1:
-                    for experiment_id in [i for i in batch if i not in returned]:
-                        for row in self.api.experiments_by_id(
-                            project_id, [experiment_id], self.progress, deleted=deleted
-                        ):
-                            returned[resource_id(row, "experiments")] = row
-                for experiment_id, row in returned.items():
-                    found[experiment_id] = (row, project_id)
-        return found
-
-    def needing_events(self) -> list[Resource]:
-        """Experiments whose events must be read: live ones that run, or whose status or
-        `updated_at` moved since their events were read; soft-deleted ones never read (their
-        results stay available, flagged deleted)."""
-        markers: dict[str, str] = self.state.get("events") or {}
-        live = [
-            row
-            for experiment_id, row in self.alive.items()
-            if self.full_refresh
-            or not _status_is_final(attributes(row, "experiments").get("status"))
-            or markers.get(experiment_id) != _events_marker(attributes(row, "experiments"))
-        ]
-        deleted = [
-            row
-            for experiment_id, row in self.deleted.items()
-            if experiment_id not in markers or self.full_refresh
-        ]
-        return live + deleted
-
-
-def _created_at(row: Resource) -> datetime:
-    """When an experiment was created: the order of its list, so it must be a timestamp."""
-    value = attributes(row, "experiments").get("created_at")
-    try:
-        return parse_timestamp(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise SchemaDriftError(
-            "experiments", "created_at", "ISO-8601 timestamp", value, row.get("id")
-        ) from None

@@ -7,13 +7,14 @@ raise `Gone` mid-listing) so the sync skips it instead of failing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..common.datadog import DatadogCredentials
 from ..common.errors import ApiError
 from ..common.http import ApiClient, RetryPolicy
-from ..common.stats import ResourceStats
+from ..common.stats import ResourceStats, SyncStats
 from .settings import (
     DEFAULT_EVENTS_PAGE_LIMIT,
     DEFAULT_EXPERIMENTS_PAGE_LIMIT,
@@ -255,3 +256,19 @@ class LlmObsClient:
         if not isinstance(items, list):
             raise ApiError(f"unexpected response for GET {path}: no annotated_interactions list")
         return items
+
+
+class ProjectListing:
+    """The projects, listed once per sync for every resource that needs them."""
+
+    def __init__(self, api: LlmObsClient, counters: SyncStats) -> None:
+        self._api = api
+        self._counters = counters
+        self._lock = threading.Lock()
+        self._projects: list[Resource] | None = None
+
+    def get(self) -> list[Resource]:
+        with self._lock:
+            if self._projects is None:
+                self._projects = self._api.projects(self._counters["projects"])
+            return self._projects
