@@ -121,6 +121,7 @@ def model_lab_source(
     content: ContentOptions | None = None,
     known_files: Sequence[ListedFile] = (),
     known_downloads: Mapping[tuple[int, str], DownloadRecord] | None = None,
+    run_artifact_walks: bool = True,
 ) -> Sequence[DltResource]:
     """Datadog Model Lab projects and runs.
 
@@ -141,6 +142,8 @@ def model_lab_source(
         content: which artifact files to download, and where (off by default).
         known_files: project artifact files already in the warehouse (needed by `content`).
         known_downloads: the last download of each file (needed by `content`).
+        run_artifact_walks: walk changed runs' artifact trees (files still come from the
+            project listings without it; only directory rows are missing).
     """
     client = ModelLabClient(credentials, policy)
     counters = stats or SyncStats()
@@ -344,7 +347,7 @@ def model_lab_source(
         state = dlt.current.resource_state()
         walks = walk_runs(
             client,
-            changed.run_projects,
+            changed.run_projects if run_artifact_walks else {},
             counters["run_artifacts"],
             workers=artifact_workers,
             max_depth=artifact_max_depth,

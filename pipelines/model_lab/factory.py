@@ -114,11 +114,7 @@ def build_source(ctx: SyncContext) -> DltSource:
     content = content_options(ctx)
     known_files, known_downloads = _artifacts_in_warehouse(ctx) if content.enabled else ([], {})
     # the costly parts can be switched off: run walks are ~1 request per run and directory
-    switches = {
-        "facets": ["facets"],
-        "artifacts": ["project_artifacts", "run_artifacts"],
-        "run_artifact_walks": ["run_artifacts"],
-    }
+    switches = {"facets": ["facets"], "artifacts": ["project_artifacts", "run_artifacts"]}
     switched_off = {
         resource
         for key, resources in switches.items()
@@ -146,6 +142,7 @@ def build_source(ctx: SyncContext) -> DltSource:
         content=content,
         known_files=known_files,
         known_downloads=known_downloads,
+        run_artifact_walks=_switch("sources.model_lab.run_artifact_walks", True),
     )
     if switched_off:
         source = source.with_resources(*(r for r in source.resources if r not in switched_off))

@@ -15,6 +15,7 @@ from emulator import Emulator
 from emulator.model_lab.data import ModelLabStore
 from pipelines import cli
 from pipelines.common.datadog import DatadogCredentials
+from pipelines.common.errors import ConfigurationError
 from pipelines.common.http import RetryPolicy
 from pipelines.common.stats import ResourceStats
 from pipelines.model_lab.artifacts import UnsafeArtifactPath, local_artifact_path
@@ -504,3 +505,19 @@ def test_content_flags_are_checked_before_any_request(
     assert code == cli.EXIT_USAGE
     assert message in capsys.readouterr().err
     assert small_emulator.requests == []
+
+
+def test_without_walks_files_still_map_to_their_runs(
+    small_emulator: Emulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run_artifact_walks = false`: files come from the project listings, matched to runs
+    through mlflow_artifact_location; only directory rows are missing."""
+    emu = small_emulator
+    monkeypatch.setenv("SOURCES__MODEL_LAB__RUN_ARTIFACT_WALKS", "false")
+    sync(warehouse)
+    assert [r for r in emu.requests if r.path.startswith("/api/v2/model-lab-api/runs/")] == []
+    files = {key: row for key, row in expected_artifacts(emu.model_lab).items() if not row[2]}
+    assert loaded_artifacts(warehouse) == files
+    monkeypatch.setenv("SOURCES__MODEL_LAB__FACETS", "sometimes")
+    with pytest.raises(ConfigurationError, match="facets must be true or false"):
+        sync(warehouse)
