@@ -133,10 +133,10 @@ def resolved_sql(table: LakeTable) -> str:
     Arrow loads carry no `_dlt_load_id` column; dlt names each file `<load_id>.<file_id>...`,
     and load ids are fixed-width epoch seconds, so the file name orders the loads.
     """
-    load_id = r"regexp_extract(filename, '(\d+\.\d+)\.[^/]+\.parquet$', 1)"
+    load_id = r"regexp_extract(_lake_file, '(\d+\.\d+)\.[^/]+\.parquet$', 1)"
     scan = (
-        f"select * exclude (filename), {load_id} as _lake_load_id "
-        f"from read_parquet('{table.glob}', union_by_name = true, filename = true)"
+        f"select * exclude (_lake_file), {load_id} as _lake_load_id "
+        f"from read_parquet('{table.glob}', union_by_name = true, filename = '_lake_file')"
     )
     if table.primary_key:
         keys = ", ".join(table.primary_key)

@@ -200,13 +200,13 @@ def sync(
     """
     started = time.monotonic()
     specs, skipped = select_sources(sources)
-    for name in skipped:
-        logger.info("skipping source %s: no credentials configured", name)
     if lake:  # lock, dlt state and history of a lake live beside the warehouse, per URL
         lake = lakes.normalise_url(lake)
         warehouse = lakes.local_anchor(lake, warehouse)
     result = SyncResult(warehouse, skipped=skipped)
     with exclusive_lock(warehouse, "sync"):
+        for name in skipped:
+            logger.info("skipping source %s: no credentials configured", name)
         work: Path | str = lake or prepare_working_copy(warehouse)
         sync_id = uuid.uuid4().hex[:12]
         planned = []
