@@ -1,7 +1,7 @@
 -- leaderboard ranks that skip or contradict the values: within a (project, metric) a run's
 -- rank is 1 + the number of runs ranked above it (ties share a rank: 1, 1, 3), runs sharing a
--- rank share the value, a lower rank has a strictly better value, n_runs counts the rows and
--- the win rate is in [0, 1]
+-- rank share the value, a lower rank has a strictly better value, and n_runs counts the rows.
+-- (Keys of the marts are unique by construction once the base keys are: those are audited.)
 with leaderboard as (
 
     select * from analytics.leaderboard
@@ -18,10 +18,8 @@ neighbours as (
         rank,
         value,
         n_runs,
-        win_rate,
         rank() over by_rank as expected_rank,
-        count(*) over (by_rank rows between unbounded preceding and unbounded following)
-        as actual_n_runs,
+        count(*) over (partition by project_id, metric) as actual_n_runs,
         lag(rank) over by_rank as previous_rank,
         lag(value) over by_rank as previous_value
 
@@ -33,21 +31,25 @@ neighbours as (
 
 broken as (
 
-    select *
+    select
+        *,
+        case
+            when rank is distinct from expected_rank then 'rank is not 1 + the runs above it'
+            when n_runs <> actual_n_runs then 'n_runs does not count the runs'
+            when value is null then 'no value'
+            when rank = previous_rank and value <> previous_value
+                then 'runs sharing a rank have different values'
+            when rank > previous_rank
+                and case direction
+                    when 'min' then value <= previous_value
+                    else value >= previous_value
+                end
+                then 'a lower rank does not have a better value'
+        end as problem
+
     from neighbours
-    where rank is distinct from expected_rank
-        or n_runs <> actual_n_runs
-        or value is null
-        or win_rate < 0 or win_rate > 1
-        or (rank = previous_rank and value <> previous_value)
-        or (
-            rank > previous_rank
-            and case direction
-                when 'min' then value <= previous_value
-                else value >= previous_value
-            end
-        )
 
 )
 
 select * from broken
+where problem is not null

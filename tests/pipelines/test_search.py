@@ -138,6 +138,13 @@ def test_search_runs_filters_like_mlflow(ds: Dataset) -> None:
     )
     assert sorted(children["run_id"]) == [ds["c2"], ds["c3"], ds["c4"]]
     assert search_runs("metrics.never_logged > 0", warehouse=ds.warehouse).empty
+    in_a = f"project_id = {ds.project_a}"
+    untagged = search_runs(f"tags.model IS NULL and {in_a}", warehouse=ds.warehouse)
+    assert sorted(untagged["run_id"]) == [ds["r4"], ds["r6"]]  # r5 is deleted
+    not_adam = search_runs("params.optimizer NOT IN ('adam')", warehouse=ds.warehouse)
+    assert not_adam["run_id"].tolist() == [ds["r3"]]  # runs without the param do not match
+    with_f1 = search_runs("metrics.f1 IS NOT NULL and metrics.f1 = 0.8", warehouse=ds.warehouse)
+    assert sorted(with_f1["run_id"]) == [ds["r1"], ds["r2"]]
 
 
 def test_search_runs_orders_limits_and_scopes(ds: Dataset) -> None:

@@ -52,23 +52,19 @@ child_metrics as (
         run_comparison.metric,
         any_value(run_comparison.direction) as direction,
         count(*) as n_children_with_metric,
-        first(
-            run_comparison.run_id
-            order by run_comparison.rank_in_project, run_comparison.run_id
+        -- best first whatever the direction, then the lower run id
+        arg_min(
+            run_comparison.run_id,
+            (
+                case run_comparison.direction
+                    when 'min' then run_comparison.latest
+                    else -run_comparison.latest
+                end,
+                run_comparison.run_id
+            )
         ) as best_run_id,
-        first(
-            run_comparison.run_name
-            order by run_comparison.rank_in_project, run_comparison.run_id
-        ) as best_run_name,
-        first(
-            run_comparison.latest
-            order by run_comparison.rank_in_project, run_comparison.run_id
-        ) as best_value,
-        first(
-            run_comparison.latest
-            order by run_comparison.rank_in_project desc, run_comparison.run_id
-        ) as worst_value,
-        max(run_comparison.latest) - min(run_comparison.latest) as spread
+        min(run_comparison.latest) as lowest,
+        max(run_comparison.latest) as highest
 
     from run_comparison
 
@@ -92,15 +88,24 @@ summary as (
         child_metrics.direction,
         child_metrics.n_children_with_metric,
         child_metrics.best_run_id,
-        child_metrics.best_run_name,
-        child_metrics.best_value,
-        child_metrics.worst_value,
-        child_metrics.spread
+        best_runs.name as best_run_name,
+        case child_metrics.direction
+            when 'min' then child_metrics.lowest
+            else child_metrics.highest
+        end as best_value,
+        case child_metrics.direction
+            when 'min' then child_metrics.highest
+            else child_metrics.lowest
+        end as worst_value,
+        child_metrics.highest - child_metrics.lowest as spread
 
     from parents
 
     left join child_metrics
         on parents.parent_run_id = child_metrics.parent_run_id
+
+    left join runs as best_runs
+        on child_metrics.best_run_id = best_runs.run_id
 
 )
 
