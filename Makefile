@@ -33,6 +33,8 @@ bench: $(STAMP) ## 100k-run benchmark: full sync vs fetch floor, incremental aft
 	$(BIN)/python -m bench.sync_bench --runs 100000
 	# what facets and artifact listings add (a full sync with and without them, then incremental)
 	$(BIN)/python -m bench.facets_bench --runs 100000
+	# the analytics marts and audits on a synthetic 1,000,000-run warehouse (no API involved)
+	$(BIN)/python -m bench.models_bench --runs 1000000
 
 clean:
 	rm -rf $(VENV) warehouse .pytest_cache .ruff_cache
