@@ -185,12 +185,17 @@ def pin_dynamic_pivots(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     pivots = [
         p
         for p in tree.find_all(exp.Pivot)
-        if p.expressions and all(isinstance(e, exp.Column) for e in p.expressions)
+        if not p.args.get("unpivot")
+        and p.expressions
+        and all(isinstance(e, exp.Column) for e in p.expressions)
     ]
     if not pivots:
         return sql
     for pivot in pivots:
-        (column,) = pivot.expressions  # one `on` column: what the models need
+        if len(pivot.expressions) > 1:
+            on = ", ".join(e.sql("duckdb") for e in pivot.expressions)
+            raise ModelError(f"dynamic pivot on several columns ({on}): pivot on one column")
+        (column,) = pivot.expressions
         values = _distinct_values(con, tree, pivot, column)
         if values:
             column.replace(exp.In(this=column.copy(), expressions=[exp.convert(v) for v in values]))

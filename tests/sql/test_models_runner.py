@@ -67,6 +67,10 @@ def test_dynamic_pivot_gets_its_columns_pinned_from_the_data() -> None:
     ]
     plain = "with a as (select 1 as x) select * from a"
     assert models.pin_dynamic_pivots(con, plain) == plain  # nothing to pin: unchanged
+    unpivot = "with u as (unpivot cells on k, v into name n value x) select * from u"
+    assert models.pin_dynamic_pivots(con, unpivot) == unpivot
+    with pytest.raises(models.ModelError, match=r"several columns \(id, k\)"):
+        models.pin_dynamic_pivots(con, "select * from (pivot cells on id, k using first(v))")
 
 
 def test_dynamic_pivot_without_values_keeps_its_group_by_columns() -> None:
