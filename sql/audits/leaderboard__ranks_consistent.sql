@@ -29,7 +29,7 @@ neighbours as (
 
 ),
 
-broken as (
+diagnosed as (
 
     select
         *,
@@ -49,7 +49,14 @@ broken as (
 
     from neighbours
 
+),
+
+broken as (
+
+    select *
+    from diagnosed
+    where problem is not null
+
 )
 
 select * from broken
-where problem is not null
