@@ -442,7 +442,7 @@ def search_runs(
     Returns:
         One row per run: `run_id, project_id, run_name, status, start_time, end_time,
         parent_run_id, artifact_uri, is_deleted`, then `metrics.*` (float, NaN when missing),
-        `params.*` and `tags.*` (str, None when missing).
+        `params.*` and `tags.*` (strings; missing is None, or NaN under pandas' string dtype).
 
     Raises:
         InvalidFilter: the filter or an order_by item is malformed.
