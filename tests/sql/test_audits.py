@@ -32,11 +32,7 @@ def audit(name: str, table: str, columns: str, values: list[tuple[Any, ...]]) ->
 def test_labsync_models_names_every_failing_audit_and_exits_1(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    ds = copy_of_hand_made(tmp_path_factory)
-    ok = labsync("models", "--warehouse", str(ds.warehouse), env={})
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "AUDIT FAILED" not in ok.stdout
-
+    ds = copy_of_hand_made(tmp_path_factory)  # its audits pass: see test_marts.py
     with duckdb.connect(str(working_path(ds.warehouse))) as con:
         # a metric summary that contradicts itself (min above max)
         con.execute(
