@@ -367,7 +367,7 @@ def _condition(comparison: Comparison, columns: set[str], params: list[object]) 
     identifier = comparison.identifier
     operator = "!=" if comparison.operator == "<>" else comparison.operator
     if identifier.kind in LONG_TABLES:
-        if identifier.column not in columns:
+        if identifier.column not in columns and operator != "IS NULL":
             logger.warning("no run has %s: the comparison matches nothing", identifier.text)
         table, value = LONG_TABLES[identifier.kind]
         params.append(identifier.key)
