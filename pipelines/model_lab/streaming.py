@@ -125,7 +125,8 @@ class StreamingApiClient(ApiClient):
             params=params,
             timeout=self.policy.timeout_s,
             stream=True,
-            headers={"Accept": BINARY_ACCEPT},
+            # identity: Content-Length then counts the bytes written, not a compressed body
+            headers={"Accept": BINARY_ACCEPT, "Accept-Encoding": "identity"},
         ) as response:
             self._pacer.observe(response.headers)
             status = response.status_code
