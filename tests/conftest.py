@@ -21,7 +21,7 @@ APP_KEY = "test-app-key-8d21e7"
 def isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No developer credentials leak in; retries are fast so fault tests stay quick."""
     for name in list(os.environ):
-        if name.startswith(("SOURCES__", "DD_", "LABSYNC_", "DESTINATION__")):
+        if name.startswith(("SOURCES__", "DD_", "POSTHOG_", "LABSYNC_", "DESTINATION__")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0.01")
     # random fault tests fail ~25% of requests; threads make the order vary, so give every
@@ -55,6 +55,11 @@ def warehouse(tmp_path: Path) -> Path:
 
 def run_sync(warehouse: Path, **options: Any) -> runner.SyncResult:
     return runner.sync(warehouse, **options)
+
+
+def sync_model_lab(warehouse: Path, **options: Any) -> runner.SyncResult:
+    """Model Lab only: the Datadog keys would otherwise also sync LLM Observability."""
+    return runner.sync(warehouse, sources=["model_lab"], **options)
 
 
 def query(warehouse: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def labsync(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DD_", "LABSYNC_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SOURCES__", "DD_", "POSTHOG_", "LABSYNC_"))
     }
     return subprocess.run(
         [sys.executable, "-m", "pipelines", *args],

@@ -14,7 +14,8 @@ from moto.server import ThreadedMotoServer
 
 from emulator import Emulator
 from pipelines import runner
-from tests.conftest import query, run_sync
+from tests.conftest import query
+from tests.conftest import sync_model_lab as run_sync
 
 VIEWS = ("model_lab_runs", "model_lab_run_params", "model_lab_run_metrics", "model_lab_projects")
 
@@ -47,10 +48,10 @@ def test_local_lake_resolves_to_the_same_views_as_the_duckdb_warehouse(
     lake = tmp_path / "lake"
     lake_views = tmp_path / "views" / "lake.duckdb"
     reference = tmp_path / "reference" / "labsync.duckdb"
-    runner.sync(lake_views, lake=str(lake))
+    runner.sync(lake_views, sources=["model_lab"], lake=str(lake))
     run_sync(reference)
     deleted = change_some_runs(datadog_env)
-    runner.sync(lake_views, lake=str(lake), reconcile=True)
+    runner.sync(lake_views, sources=["model_lab"], lake=str(lake), reconcile=True)
     run_sync(reference, reconcile=True)
     assert any(lake.rglob("*.parquet"))
     assert runner.build_models_in(lake_views, lake=str(lake)) == []
@@ -98,9 +99,9 @@ def test_s3_lake_on_a_loopback_server(
 ) -> None:
     url = "s3://labsync-lake/prod"
     lake_views = tmp_path / "lake.duckdb"
-    runner.sync(lake_views, lake=url)
+    runner.sync(lake_views, sources=["model_lab"], lake=url)
     change_some_runs(datadog_env)
-    runner.sync(lake_views, lake=url)
+    runner.sync(lake_views, sources=["model_lab"], lake=url)
     assert runner.build_models_in(lake_views, lake=url) == []
     credentials = {"key": "lake-test-key", "secret": "lake-test-secret"}
     s3 = fsspec.filesystem("s3", client_kwargs={"endpoint_url": s3_bucket}, **credentials)

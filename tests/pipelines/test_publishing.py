@@ -13,7 +13,8 @@ import sqlalchemy
 
 from emulator import Emulator
 from pipelines.warehouse import exclusive_lock, working_path
-from tests.conftest import query, run_sync
+from tests.conftest import query
+from tests.conftest import sync_model_lab as run_sync
 from tests.test_cli import ROOT, labsync
 
 OLD_DUCKDB = ROOT / ".venv" / "duckdb-1.1"

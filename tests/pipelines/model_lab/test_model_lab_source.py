@@ -11,7 +11,8 @@ import pytest
 from emulator import Emulator
 from pipelines.model_lab.settings import NON_TERMINAL_STATUSES, PAGE_SIZE
 from pipelines.runner import SyncFailed
-from tests.conftest import query, run_sync
+from tests.conftest import query
+from tests.conftest import sync_model_lab as run_sync
 
 RUNS = "/api/v2/model-lab-api/runs"
 PROJECTS = "/api/v2/model-lab-api/projects"
