@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	# the DuckDB 1.1 engine BI drivers embed: tests prove the published file opens in it
 	$(BIN)/python -m pip install --quiet --no-deps --target $(VENV)/duckdb-1.1 duckdb==1.1.3
 	touch $(STAMP)
@@ -35,6 +35,13 @@ bench: $(STAMP) ## 100k-run benchmark: full sync vs fetch floor, incremental aft
 	$(BIN)/python -m bench.facets_bench --runs 100000
 	# the analytics marts and audits on a synthetic 1,000,000-run warehouse (no API involved)
 	$(BIN)/python -m bench.models_bench --runs 1000000
+
+lock: $(STAMP) ## re-pin constraints.txt to what the fresh resolver picks today
+	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python -m pip install --quiet -e ".[dev]"
+	head -2 constraints.txt > constraints.new
+	$(VENV)-lock/bin/python -m pip freeze --exclude-editable >> constraints.new
+	mv constraints.new constraints.txt && rm -rf $(VENV)-lock
 
 clean:
 	rm -rf $(VENV) warehouse .pytest_cache .ruff_cache
