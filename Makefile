@@ -20,7 +20,7 @@ demo: $(STAMP) ## sync the embedded emulator into DuckDB, build the views, print
 test: $(STAMP) ## lint and run every test (offline, real loopback HTTP)
 	$(BIN)/ruff check pipelines emulator tests bench
 	$(BIN)/ruff format --check pipelines emulator tests bench
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines emulator tests bench
@@ -30,6 +30,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix pipelines emulator tests bench
 
 bench: $(STAMP) ## 100k-run benchmark: full sync vs fetch floor, incremental after 1% changes
+	# the emulator at 1M runs (generation, memory, page cost) and the scale tests marked slow
+	$(BIN)/python -m bench.emulator_bench --runs 1000000
+	$(BIN)/python -m pytest -q -m slow
 	$(BIN)/python -m bench.sync_bench --runs 100000
 	# what facets and artifact listings add (a full sync with and without them, then incremental)
 	$(BIN)/python -m bench.facets_bench --runs 100000

