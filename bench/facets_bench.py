@@ -14,23 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.sync_bench import change_runs, run_sync, start_emulator
+from bench.sync_bench import CORE_ONLY, change_runs, run_sync, start_emulator
 from pipelines import history
 
 logger = logging.getLogger("labsync.bench")
 
 EXTRA_RESOURCES = ("facets", "project_artifacts", "run_artifacts")
-SWITCHES_OFF = {
-    "SOURCES__MODEL_LAB__FACETS": "false",
-    "SOURCES__MODEL_LAB__ARTIFACTS": "false",
-}
 
 
 def last_sync_requests(warehouse: Path) -> dict[str, int]:
@@ -41,16 +36,7 @@ def last_sync_requests(warehouse: Path) -> dict[str, int]:
 
 
 def timed_sync(base_url: str, warehouse: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
-    saved = {name: os.environ.get(name) for name in env or {}}
-    os.environ.update(env or {})
-    try:
-        seconds, peak_mib = run_sync(base_url, warehouse, ["--source", "model_lab"])
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    seconds, peak_mib = run_sync(base_url, warehouse, extra_env=env)
     per_resource = last_sync_requests(warehouse)
     extra = sum(per_resource.get(name, 0) for name in EXTRA_RESOURCES)
     return {
@@ -75,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {"runs": args.runs, "projects": args.projects}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            figures["baseline_full"] = timed_sync(base_url, Path(tmp) / "base.duckdb", SWITCHES_OFF)
+            figures["baseline_full"] = timed_sync(base_url, Path(tmp) / "base.duckdb", CORE_ONLY)
             logger.info("baseline full sync: %s", figures["baseline_full"])
             warehouse = Path(tmp) / "bench.duckdb"
             figures["full"] = timed_sync(base_url, warehouse)

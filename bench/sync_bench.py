@@ -2,7 +2,8 @@
 
 Everything runs side by side in one invocation against one emulator process:
 1. fetch floor: GET and JSON-parse every runs page (100 per page) and the projects pages;
-2. full sync: `labsync sync` in a child process (wall time, runs/s, peak RSS);
+2. full sync: `labsync sync --source model_lab` in a child process (wall time, runs/s, peak
+   RSS), projects and runs only: facets and artifact walks are measured by facets_bench.py;
 3. incremental: 1% of runs updated through the emulator's control API, then a second sync
    (wall time and the requests it made).
 
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +95,20 @@ def fetch_floor(base_url: str) -> tuple[float, int, int]:
     return time.perf_counter() - started, rows, calls
 
 
-def run_sync(base_url: str, warehouse: Path, sync_args: Sequence[str] = ()) -> tuple[float, float]:
+# the path the fetch floor bounds: project and run listings (and the sweep hierarchy)
+CORE_ONLY = {"SOURCES__MODEL_LAB__FACETS": "false", "SOURCES__MODEL_LAB__ARTIFACTS": "false"}
+
+
+def run_sync(
+    base_url: str,
+    warehouse: Path,
+    sync_args: Sequence[str] = ("--source", "model_lab"),
+    extra_env: Mapping[str, str] | None = None,
+) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one `labsync sync [sync_args]` in a child process."""
     env = {
         **os.environ,
+        **(extra_env or {}),
         "SOURCES__DATADOG__BASE_URL": base_url,
         "SOURCES__DATADOG__API_KEY": HEADERS["DD-API-KEY"],
         "SOURCES__DATADOG__APP_KEY": HEADERS["DD-APPLICATION-KEY"],
@@ -163,12 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             warehouse = Path(tmp) / "bench.duckdb"
             requests.delete(f"{base_url}/_emulator/requests", timeout=10)
-            full_s, peak_mib = run_sync(base_url, warehouse)
+            full_s, peak_mib = run_sync(base_url, warehouse, extra_env=CORE_ONLY)
             full_requests = api_requests(base_url)
             logger.info("full sync: %.1fs, %d requests", full_s, full_requests)
             changed = change_runs(base_url, 0.01, args.seed)
             requests.delete(f"{base_url}/_emulator/requests", timeout=10)
-            incr_s, _ = run_sync(base_url, warehouse)
+            incr_s, _ = run_sync(base_url, warehouse, extra_env=CORE_ONLY)
             incr_requests = api_requests(base_url)
             size_mib = warehouse.stat().st_size / 2**20
     finally:
