@@ -109,6 +109,8 @@ class ApiGroup:
         authenticate: Returns an error response when the request is not authorized, else None.
         rate_limit_name: Value of the ``X-RateLimit-Name`` header for this API.
         not_found: Builds the vendor's 404 body for unknown paths under ``prefix``.
+        fault: Builds the vendor's answer to an injected 429/5xx fault (kind, rate-limit
+            headers); None = the Datadog shape.
     """
 
     name: str
@@ -116,6 +118,7 @@ class ApiGroup:
     authenticate: AuthCheck
     rate_limit_name: str
     not_found: Callable[[Request], Response]
+    fault: Callable[[str, dict[str, str]], Response] | None = None
 
 
 @dataclass(frozen=True)

@@ -148,8 +148,9 @@ class Dispatcher:
             record.fault = fault.kind
         if fault is not None and fault.kind == "drop":
             return Dispatch(None, fault, record)
-        if fault is not None and fault.kind not in ("slow", "truncate"):
-            response = fault_response(fault.kind, self.limiter.injected_headers(rate_name))
+        if group is not None and fault is not None and fault.kind not in ("slow", "truncate"):
+            vendor_fault = group.fault or fault_response
+            response = vendor_fault(fault.kind, self.limiter.injected_headers(rate_name))
             record.status = response.status
             return Dispatch(response, fault, record)
         if fault is not None and fault.kind == "slow":

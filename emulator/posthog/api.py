@@ -45,6 +45,7 @@ from .wire import (
     ValidationFailed,
     canonical_uuid,
     drf_iso,
+    error_response,
     method_not_allowed,
     not_found,
 )
@@ -82,6 +83,13 @@ _DEFAULT_ORDER = {
     "dataset_items": (("created_at", True), ("id", False)),
     "evaluations": (("created_at", True),),
 }
+
+
+def injected_fault(kind: str, _datadog_headers: dict[str, str]) -> Response:
+    """PostHog's own bodies for injected faults (it sends no X-RateLimit headers)."""
+    if kind == "429":
+        return throttled_response(1)
+    return error_response(int(kind), "server_error", "error", "A server error occurred.")
 
 
 def _last(request: Request, name: str) -> str | None:
@@ -208,6 +216,7 @@ class PostHogApi:
                     authenticate=self.authenticate,
                     rate_limit_name=RATE_LIMIT_NAME,
                     not_found=lambda _req: not_found("Endpoint not found."),
+                    fault=injected_fault,
                 )
             )
             groups.append(group)

@@ -14,12 +14,16 @@ from .test_hogql import shape
 def test_injected_faults_on_posthog_paths(fresh: Emulator, fapi: PhApi) -> None:
     fresh.faults.inject("503", times=2, path_pattern="/dataset_items")
     for _ in range(2):
-        assert fapi.get("/dataset_items/").status_code == 503
+        failed = fapi.get("/dataset_items/")
+        assert failed.status_code == 503
+        assert failed.json()["type"] == "server_error"  # PostHog's error shape, not Datadog's
     assert fapi.get("/dataset_items/").status_code == 200
     fresh.faults.inject("429", path_pattern="/query/$")
     throttled = fapi.query(shape(limit=1))
     assert throttled.status_code == 429
     assert "X-RateLimit-Limit" not in throttled.headers  # PostHog sends no rate-limit headers
+    assert throttled.json()["code"] == "throttled"
+    assert "Expected available in 1 second" in throttled.json()["detail"]
     assert fresh.requests[-1].fault == "429" and fresh.requests[-1].path == f"{ENV}/query/"
 
 
