@@ -280,6 +280,7 @@ def build(
     models = build_order(discover(sql_dir))
     macros = discover_macros(sql_dir)
     built: list[Model] = []
+    skipped: list[str] = []
     con.execute("begin transaction")
     try:
         for schema in LAYERS.values():
@@ -292,7 +293,9 @@ def build(
             if missing:
                 sql = without_missing_inputs(model.sql, available)
             if sql is None:
-                logger.info("skipping %s: no %s here", model.qualified, ", ".join(sorted(missing)))
+                # a source that is not configured: expected, so one summary line at INFO
+                logger.debug("skipping %s: no %s here", model.qualified, ", ".join(sorted(missing)))
+                skipped.append(model.qualified)
                 available.discard(model.qualified)
                 continue
             built.append(model)
@@ -304,7 +307,8 @@ def build(
         for macro in macros:
             missing = tables_read(macro.sql) - available
             if missing:
-                logger.info("skipping %s: no %s here", macro.qualified, ", ".join(sorted(missing)))
+                logger.debug("skipping %s: no %s here", macro.qualified, ", ".join(sorted(missing)))
+                skipped.append(macro.qualified)
                 continue
             built.append(macro)
             try:
@@ -315,7 +319,11 @@ def build(
     except BaseException:
         con.execute("rollback")
         raise
-    logger.info("built %d views and macros", len(built))
+    logger.info(
+        "built %d views and macros%s",
+        len(built),
+        f" ({len(skipped)} skipped: their sources are not synced here)" if skipped else "",
+    )
     return built
 
 
