@@ -204,6 +204,8 @@ class ModelLabStore:
         self.clock = Clock(generated.max_timestamp_us)
         self._version = 0
         self._order_cache: dict[tuple[str, bool], np.ndarray] = {}
+        # per sort order: (parent row of each grouped row, alive rows grouped by parent)
+        self._children_cache: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._listing_cache: OrderedDict[tuple[Any, ...], _Listing] = OrderedDict()
         self._render_cache: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._artifact_cache: OrderedDict[int, list[ArtifactFile]] = OrderedDict()
@@ -230,6 +232,7 @@ class ModelLabStore:
     def _changed(self, rows: Iterable[int] = (), everything: bool = False) -> None:
         self._version += 1
         self._order_cache.clear()
+        self._children_cache.clear()
         self._listing_cache.clear()
         self._facet_cache.clear()
         if everything:
@@ -795,6 +798,26 @@ class ModelLabStore:
         self._order_cache[(key, descending)] = result
         return result
 
+    def _children_rows(self, query: RunQuery, order: np.ndarray) -> np.ndarray:
+        """Alive children of ``query.parent_id`` in listing order, from an index per sort.
+
+        A sweep walk asks for one parent's children per request; a scan of every run per
+        request made the emulator, not the client, the cost of a benchmark sync.
+        """
+        key = (query.sort_key, query.descending)
+        index = self._children_cache.get(key)
+        if index is None:
+            parents = self._cols.parent[order]
+            grouping = np.argsort(parents, kind="stable")  # keeps listing order within a parent
+            index = (parents[grouping], order[grouping])
+            self._children_cache[key] = index
+        parents, grouped = index
+        target = query.parent_id - 1
+        if not 0 <= target < self._cols.n:  # an unknown id has no children (-1 marks roots)
+            return grouped[:0]
+        start, end = np.searchsorted(parents, [target, target + 1])
+        return grouped[start:end]
+
     def _slow_filter(self, rows: list[int], query: RunQuery) -> list[int]:
         """Apply the text / tags / params filters (per-row Python, in chunks)."""
         if query.text:
@@ -871,6 +894,12 @@ class ModelLabStore:
         n = cols.n
         order = self._sorted_rows(query.sort_key, query.descending)
         match = self._match_mask(query)
+        if (
+            query.parent_mode == "id"
+            and match is None
+            and not (query.include_pinned or query.pinned_first)
+        ):
+            return self._remember(key, _Listing(self._children_rows(query, order), frozenset()))
         selected = match
         descendant = np.zeros(0, dtype=np.int64)
         if query.include_descendant_matches and match is not None:
@@ -899,7 +928,9 @@ class ModelLabStore:
                 is_first = np.zeros(n, dtype=np.bool_)
                 is_first[first] = True
                 rows = np.concatenate([np.array(first, dtype=rows.dtype), rows[~is_first[rows]]])
-        listing = _Listing(rows, frozenset(descendant.tolist()))
+        return self._remember(key, _Listing(rows, frozenset(descendant.tolist())))
+
+    def _remember(self, key: tuple[Any, ...], listing: _Listing) -> _Listing:
         self._listing_cache[key] = listing
         if len(self._listing_cache) > _LISTING_CACHE_SIZE:
             self._listing_cache.popitem(last=False)

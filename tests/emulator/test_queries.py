@@ -301,3 +301,15 @@ def test_filtered_total_and_last_number(api: Api, all_runs: RunList) -> None:
     total = sum(1 for r in all_runs if r["attributes"]["status"] == "completed")
     assert body["meta"]["page"]["total"] == total
     assert body["meta"]["page"]["last_number"] == math.ceil(total / 7) - 1
+
+
+@pytest.mark.parametrize("sort", ["name", "-created_at", "updated_at", "-updated_at", "duration"])
+def test_children_keep_the_listing_order(api: Api, emu: Emulator, sort: str) -> None:
+    store = emu.model_lab
+    listing = ids(api.all_pages("/runs", {"sort": sort, "page[size]": 100}))
+    parents = [run_id for run_id in listing if store.children(run_id)][:5]
+    assert parents
+    for parent in parents:
+        served = api.all_pages("/runs", {"sort": sort, "filter[parent_run_id]": parent})
+        assert ids(served) == [r for r in listing if store.parent_of(r) == parent]
+    assert api.ok("/runs", {"filter[parent_run_id]": 0})["data"] == []
