@@ -124,6 +124,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             reconcile=args.reconcile,
             build_models=not args.no_models,
             lake=_lake_url(args),
+            table_format=args.table_format,
             options=_artifact_options(args, warehouse),
         )
     except runner.SyncFailed as exc:
@@ -315,13 +316,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="filesystem: raw tables as Parquet in --bucket-url (a folder or s3://...)",
     )
     sync.add_argument("--bucket-url", help="lake folder or bucket for --destination filesystem")
+    sync.add_argument(
+        "--table-format",
+        choices=list(runner.TABLE_FORMATS),
+        default="parquet",
+        help="delta: --destination filesystem writes Delta tables, merged on primary keys",
+    )
 
     build = commands.add_parser("models", help="build the SQL views and run the audits")
     build.add_argument("--warehouse")
     build.add_argument(
         "--lake",
         metavar="URL",
-        help=f"build the views over this Parquet lake (into {LAKE_WAREHOUSE} by default)",
+        help=f"build the views over this Parquet/Delta lake (into {LAKE_WAREHOUSE} by default)",
     )
 
     status = commands.add_parser("status", help="last sync per resource; exit 1 when stale")

@@ -1,10 +1,15 @@
-"""A Parquet lake written by dlt's filesystem destination, and DuckDB views over it.
+"""A Parquet or Delta lake written by dlt's filesystem destination, and DuckDB views over it.
 
 On a filesystem destination dlt cannot merge plain Parquet: it appends every load. The lake
 is therefore a log of loads, and the views labsync builds over it resolve the log the way
 the DuckDB merge would: the newest row per primary key (minus hard-deleted keys), and for
 child tables (merge key) the rows of the newest load per parent. The keys come from the dlt
 schema stored in the lake itself, so any machine can build the views from the URL alone.
+
+Delta tables (`--table-format delta`) are already merged on their primary key; child tables
+are appended there too and resolved the same way, by their `_dlt_load_id` column. DuckDB's
+delta extension needs a download, so the views read the Parquet files of the table's current
+version, listed by the `deltalake` package when the views are built.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import fsspec
+import pyarrow as pa
 
 from .common.config import config_value, secret_value
 from .common.errors import ConfigurationError
@@ -25,6 +33,7 @@ from .common.errors import ConfigurationError
 logger = logging.getLogger("labsync")
 
 DLT_TABLES = ("_dlt_version", "_dlt_loads", "_dlt_pipeline_state")
+LOAD_ID = "_dlt_load_id"  # the column Delta tables carry (see `dlt_tables.route_table`)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,7 @@ class LakeTable:
     primary_key: tuple[str, ...]
     merge_key: tuple[str, ...]
     hard_delete: tuple[str, ...]
+    delta: bool = False  # `glob` is then the table's URL
 
 
 def normalise_url(url: str) -> str:
@@ -64,6 +74,28 @@ def storage_options() -> dict[str, Any]:
     return options
 
 
+def delta_storage_options() -> dict[str, str]:
+    """object_store options for `deltalake`, from the same credentials as `storage_options`."""
+    options: dict[str, str] = {}
+    key = secret_value("destination.filesystem.credentials.aws_access_key_id", "AWS_ACCESS_KEY_ID")
+    secret = secret_value(
+        "destination.filesystem.credentials.aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"
+    )
+    endpoint = config_value("destination.filesystem.credentials.endpoint_url")
+    region = config_value("destination.filesystem.credentials.region_name") or os.environ.get(
+        "AWS_DEFAULT_REGION"
+    )
+    if key and secret:
+        options.update(aws_access_key_id=str(key), aws_secret_access_key=str(secret))
+    if region:
+        options["region"] = str(region)
+    if endpoint:
+        options["endpoint_url"] = str(endpoint)
+        if str(endpoint).startswith("http://"):
+            options["aws_allow_http"] = "true"  # as dlt does for S3-compatible servers
+    return options
+
+
 def filesystem(url: str) -> fsspec.AbstractFileSystem:
     protocol = url.split("://", 1)[0]
     return fsspec.filesystem(protocol, **(storage_options() if protocol != "file" else {}))
@@ -85,17 +117,23 @@ def discover(url: str) -> list[LakeTable]:
         for schema in _latest_schemas(fs, versions).values():
             for name, table in schema["tables"].items():
                 files = f"{dataset_path}/{name}"
-                if name in DLT_TABLES or not fs.glob(f"{files}/*.parquet"):
+                if name in DLT_TABLES:
+                    continue
+                delta = fs.exists(f"{files}/_delta_log")
+                if not delta and not fs.glob(f"{files}/*.parquet"):
                     continue
                 columns = table.get("columns", {})
                 tables.append(
                     LakeTable(
                         dataset=dataset,
                         name=name,
-                        glob=_scan_path(url, f"{files}/*.parquet"),
+                        glob=f"{url}/{dataset}/{name}"
+                        if delta
+                        else _scan_path(url, f"{files}/*.parquet"),
                         primary_key=_hinted(columns, "primary_key"),
                         merge_key=_hinted(columns, "merge_key"),
                         hard_delete=_hinted(columns, "hard_delete"),
+                        delta=delta,
                     )
                 )
     return tables
@@ -127,17 +165,42 @@ def _latest_schemas(fs: fsspec.AbstractFileSystem, paths: list[str]) -> dict[str
     return {name: schema for name, (_, schema) in latest.items()}
 
 
-def resolved_sql(table: LakeTable) -> str:
+def delta_files(table: LakeTable) -> list[str]:
+    """The Parquet files of the Delta table's current version, as DuckDB reads them.
+
+    Refuses what plain Parquet reads would get wrong: partition values live in the log,
+    deletion vectors and column mapping change what the files mean.
+    """
+    delta = _open_delta(table)
+    features = set(delta.protocol().reader_features or [])
+    if delta.metadata().partition_columns or features & {"deletionVectors", "columnMapping"}:
+        raise ConfigurationError(
+            f"Delta table {table.glob} uses partitions, deletion vectors or column mapping, "
+            "which labsync's lake views do not read"
+        )
+    uris = delta.file_uris()
+    return [u.removeprefix("file://") if table.glob.startswith("file://") else u for u in uris]
+
+
+def resolved_sql(table: LakeTable, files: list[str] | None = None) -> str:
     """The table as the DuckDB destination would hold it after the same loads.
 
-    Arrow loads carry no `_dlt_load_id` column; dlt names each file `<load_id>.<file_id>...`,
-    and load ids are fixed-width epoch seconds, so the file name orders the loads.
+    Parquet: Arrow loads carry no `_dlt_load_id` column; dlt names each file
+    `<load_id>.<file_id>...`, and load ids are fixed-width epoch seconds, so the file name
+    orders the loads. Delta: `files` of the current version, with a `_dlt_load_id` column.
     """
-    load_id = r"regexp_extract(_lake_file, '(\d+\.\d+)\.[^/]+\.parquet$', 1)"
-    scan = (
-        f"select * exclude (_lake_file), {load_id} as _lake_load_id "
-        f"from read_parquet('{table.glob}', union_by_name = true, filename = '_lake_file')"
-    )
+    if table.delta:
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files or [])
+        scan = (
+            f"select * exclude ({LOAD_ID}), {LOAD_ID} as _lake_load_id "
+            f"from read_parquet([{listed}], union_by_name = true)"
+        )
+    else:
+        load_id = r"regexp_extract(_lake_file, '(\d+\.\d+)\.[^/]+\.parquet$', 1)"
+        scan = (
+            f"select * exclude (_lake_file), {load_id} as _lake_load_id "
+            f"from read_parquet('{table.glob}', union_by_name = true, filename = '_lake_file')"
+        )
     if table.primary_key:
         keys = ", ".join(table.primary_key)
         resolved = (
@@ -158,6 +221,24 @@ def resolved_sql(table: LakeTable) -> str:
     return f"select * exclude (_lake_load_id) from ({resolved})"
 
 
+def loaded_rows(url: str, dataset: str, name: str, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """`columns` of a lake table as the views resolve it; empty when the lake has none.
+
+    What a source reads back (e.g. for reconciliation) on a Delta lake: dlt's own
+    `pipeline.dataset()` reads Delta through DuckDB's delta extension, a download.
+    """
+    url = normalise_url(url)
+    table = next((t for t in discover(url) if (t.dataset, t.name) == (dataset, name)), None)
+    files = delta_files(table) if table and table.delta else None
+    if table is None or (table.delta and not files):
+        return []
+    with duckdb.connect() as con:
+        if not url.startswith("file://"):
+            con.register_filesystem(filesystem(url))
+        select = ", ".join(f'"{c}"' for c in columns)
+        return con.execute(f"select {select} from ({resolved_sql(table, files)})").fetchall()
+
+
 def attach(con: duckdb.DuckDBPyConnection, url: str) -> list[LakeTable]:
     """Create `raw_<source>.<table>` views over the lake in `con` (replacing older ones)."""
     url = normalise_url(url)
@@ -166,6 +247,28 @@ def attach(con: duckdb.DuckDBPyConnection, url: str) -> list[LakeTable]:
     tables = discover(url)
     for table in tables:
         con.execute(f"create schema if not exists {table.dataset}")
-        con.execute(f"create or replace view {table.dataset}.{table.name} as {resolved_sql(table)}")
+        name = f"{table.dataset}.{table.name}"
+        files = delta_files(table) if table.delta else None
+        if table.delta and not files:  # a Delta table without rows: an empty table, not a view
+            _create_empty(con, name, table)
+            continue
+        con.execute(f"drop table if exists {name}")
+        con.execute(f"create or replace view {name} as {resolved_sql(table, files)}")
     logger.info("attached %d lake tables from %s", len(tables), url)
     return tables
+
+
+def _open_delta(table: LakeTable) -> Any:
+    from deltalake import DeltaTable  # the `lake` extra: only Delta lakes need it
+
+    options = {} if table.glob.startswith("file://") else delta_storage_options()
+    return DeltaTable(table.glob, storage_options=options)
+
+
+def _create_empty(con: duckdb.DuckDBPyConnection, name: str, table: LakeTable) -> None:
+    schema = pa.schema(_open_delta(table).schema().to_arrow())
+    empty = schema.empty_table().drop_columns([c for c in schema.names if c == LOAD_ID])
+    con.execute(f"drop view if exists {name}")
+    con.register("_lake_empty", empty)
+    con.execute(f"create or replace table {name} as select * from _lake_empty")
+    con.unregister("_lake_empty")

@@ -1,0 +1,143 @@
+"""The Delta lake: dlt's filesystem destination with Delta tables, and the views over them."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import duckdb
+import pytest
+from deltalake import DeltaTable
+
+from emulator import Emulator
+from pipelines import lake as lakes
+from pipelines import runner
+from tests.conftest import query
+from tests.conftest import sync_model_lab as run_sync
+from tests.pipelines.test_lake import snapshot
+
+
+def change_some_runs(emu: Emulator) -> tuple[int, str]:
+    """Rename 7 runs (dropping their params); hard-delete one. Returns (deleted id, renamed id).
+
+    Emptied params are what Delta's upsert alone would keep: child rows of the older load.
+    """
+    ids = emu.model_lab.run_ids()
+    for run_id in ids[:7]:
+        emu.model_lab.update_run(run_id, name=f"renamed-{run_id}", params=[])
+    emu.model_lab.delete_run(ids[8])
+    return ids[8], ids[0]
+
+
+def sync_twice(emu: Emulator, views: Path, url: str, reference: Path | None) -> int:
+    """Sync the lake (and the DuckDB reference), change the emulator, sync both again."""
+    runner.sync(views, sources=["model_lab"], lake=url, table_format="delta")
+    if reference:
+        run_sync(reference)
+    deleted, _ = change_some_runs(emu)
+    runner.sync(views, sources=["model_lab"], lake=url, table_format="delta", reconcile=True)
+    if reference:
+        run_sync(reference, reconcile=True)
+    return deleted
+
+
+def test_local_delta_lake_resolves_to_the_same_views_as_the_duckdb_warehouse(
+    datadog_env: Emulator, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    lake_views = tmp_path / "views" / "lake.duckdb"
+    reference = tmp_path / "reference" / "labsync.duckdb"
+    deleted = sync_twice(datadog_env, lake_views, str(lake), reference)
+    runs = lake / "raw_model_lab" / "runs"
+    assert (runs / "_delta_log").is_dir()
+    # runs merge in place (one row per run); params are appended per load
+    assert DeltaTable(str(runs)).to_pyarrow_table().num_rows == 400
+    assert runner.build_models_in(lake_views, lake=str(lake)) == []
+    with duckdb.connect(str(lake_views), read_only=True) as con:
+        from_lake = snapshot(con)
+        history = con.execute("select count(*) from analytics.sync_runs").fetchone()
+    with duckdb.connect(str(reference), read_only=True) as con:
+        assert from_lake == snapshot(con)
+    assert len(from_lake["model_lab_runs"]) == 400
+    assert history and history[0] > 0
+    flagged = query(
+        lake_views,
+        "select is_deleted, vanished_detected_at is not null from analytics.model_lab_runs "
+        "where run_id = ?",
+        [deleted],
+    )
+    assert flagged == [(True, True)]
+
+
+def test_delta_needs_a_lake(tmp_path: Path) -> None:
+    with pytest.raises(runner.ConfigurationError, match="needs a lake"):
+        runner.sync(tmp_path / "w.duckdb", sources=["model_lab"], table_format="delta")
+
+
+@pytest.fixture
+def delta_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's S3 server on loopback, in its own process.
+
+    Not in-process like the Parquet lake's: deltalake's `is_deltatable` (dlt calls it before
+    every Delta load) blocks holding the GIL, so a server thread could never answer it.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):  # until it answers: at most ~10 s
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "lake-test-key",
+            "AWS_SECRET_ACCESS_KEY": "lake-test-secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "DESTINATION__FILESYSTEM__CREDENTIALS__AWS_ACCESS_KEY_ID": "lake-test-key",
+            "DESTINATION__FILESYSTEM__CREDENTIALS__AWS_SECRET_ACCESS_KEY": "lake-test-secret",
+            "DESTINATION__FILESYSTEM__CREDENTIALS__REGION_NAME": "us-east-1",
+            "DESTINATION__FILESYSTEM__CREDENTIALS__ENDPOINT_URL": endpoint,
+        }.items():
+            monkeypatch.setenv(name, value)
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="labsync-lake")
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_s3_delta_lake_on_a_loopback_server(
+    datadog_env: Emulator, delta_s3: str, tmp_path: Path
+) -> None:
+    url = "s3://labsync-lake/prod"
+    lake_views = tmp_path / "views" / "lake.duckdb"
+    reference = tmp_path / "reference" / "labsync.duckdb"
+    sync_twice(datadog_env, lake_views, url, reference)
+    assert runner.build_models_in(lake_views, lake=url) == []
+    options = {
+        "aws_access_key_id": "lake-test-key",
+        "aws_secret_access_key": "lake-test-secret",
+        "endpoint_url": delta_s3,
+        "aws_allow_http": "true",
+        "region": "us-east-1",
+    }
+    runs = DeltaTable(f"{url}/raw_model_lab/runs", storage_options=options)
+    assert runs.to_pyarrow_table(columns=["run_id"]).num_rows == 400
+    with duckdb.connect(str(lake_views), read_only=True) as con:
+        con.register_filesystem(lakes.filesystem(url))  # what a reader needs: the bucket
+        from_lake = snapshot(con)
+    with duckdb.connect(str(reference), read_only=True) as con:
+        assert from_lake == snapshot(con)
