@@ -59,14 +59,19 @@ def local_anchor(url: str, warehouse: Path) -> Path:
     return warehouse.parent / f"lake-{digest}.duckdb"
 
 
-def storage_options() -> dict[str, Any]:
-    """fsspec options for object stores, from dlt's filesystem credentials (or AWS_* env)."""
-    options: dict[str, Any] = {}
+def _s3_credentials() -> tuple[Any, Any, Any]:
+    """Key, secret and endpoint from dlt's filesystem credentials (or AWS_* env)."""
     key = secret_value("destination.filesystem.credentials.aws_access_key_id", "AWS_ACCESS_KEY_ID")
     secret = secret_value(
         "destination.filesystem.credentials.aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"
     )
-    endpoint = config_value("destination.filesystem.credentials.endpoint_url")
+    return key, secret, config_value("destination.filesystem.credentials.endpoint_url")
+
+
+def storage_options() -> dict[str, Any]:
+    """fsspec options for object stores."""
+    options: dict[str, Any] = {}
+    key, secret, endpoint = _s3_credentials()
     if key and secret:
         options.update(key=key, secret=secret)
     if endpoint:
@@ -77,11 +82,7 @@ def storage_options() -> dict[str, Any]:
 def delta_storage_options() -> dict[str, str]:
     """object_store options for `deltalake`, from the same credentials as `storage_options`."""
     options: dict[str, str] = {}
-    key = secret_value("destination.filesystem.credentials.aws_access_key_id", "AWS_ACCESS_KEY_ID")
-    secret = secret_value(
-        "destination.filesystem.credentials.aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"
-    )
-    endpoint = config_value("destination.filesystem.credentials.endpoint_url")
+    key, secret, endpoint = _s3_credentials()
     region = config_value("destination.filesystem.credentials.region_name") or os.environ.get(
         "AWS_DEFAULT_REGION"
     )
