@@ -42,6 +42,40 @@ def change_some_runs(emu: Emulator) -> int:
     return ids[8]
 
 
+def assert_views_match_reference(views: Path, url: str, reference: Path, deleted: int) -> None:
+    """The lake's analytics views equal the DuckDB warehouse's; the hard delete is flagged."""
+    assert runner.build_models_in(views, lake=url) == []
+    with duckdb.connect(str(views), read_only=True) as con:
+        from_lake = snapshot(con)
+        history = con.execute("select count(*) from analytics.sync_runs").fetchone()
+    with duckdb.connect(str(reference), read_only=True) as con:
+        assert from_lake == snapshot(con)
+    assert len(from_lake["model_lab_runs"]) == 400
+    assert history and history[0] > 0
+    flagged = query(
+        views,
+        "select is_deleted, vanished_detected_at is not null from analytics.model_lab_runs "
+        "where run_id = ?",
+        [deleted],
+    )
+    assert flagged == [(True, True)]
+
+
+def use_s3(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    """Point dlt, fsspec and boto3 at an S3 server on loopback; create the lake's bucket."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "lake-test-key",
+        "AWS_SECRET_ACCESS_KEY": "lake-test-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "DESTINATION__FILESYSTEM__CREDENTIALS__AWS_ACCESS_KEY_ID": "lake-test-key",
+        "DESTINATION__FILESYSTEM__CREDENTIALS__AWS_SECRET_ACCESS_KEY": "lake-test-secret",
+        "DESTINATION__FILESYSTEM__CREDENTIALS__REGION_NAME": "us-east-1",
+        "DESTINATION__FILESYSTEM__CREDENTIALS__ENDPOINT_URL": endpoint,
+    }.items():
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="labsync-lake")
+
+
 def test_local_lake_resolves_to_the_same_views_as_the_duckdb_warehouse(
     datadog_env: Emulator, tmp_path: Path
 ) -> None:
@@ -54,21 +88,7 @@ def test_local_lake_resolves_to_the_same_views_as_the_duckdb_warehouse(
     runner.sync(lake_views, sources=["model_lab"], lake=str(lake), reconcile=True)
     run_sync(reference, reconcile=True)
     assert any(lake.rglob("*.parquet"))
-    assert runner.build_models_in(lake_views, lake=str(lake)) == []
-    with duckdb.connect(str(lake_views), read_only=True) as con:
-        from_lake = snapshot(con)
-        history = con.execute("select count(*) from analytics.sync_runs").fetchone()
-    with duckdb.connect(str(reference), read_only=True) as con:
-        assert from_lake == snapshot(con)
-    assert len(from_lake["model_lab_runs"]) == 400
-    assert history and history[0] > 0
-    flagged = query(
-        lake_views,
-        "select is_deleted, vanished_detected_at is not null from analytics.model_lab_runs "
-        "where run_id = ?",
-        [deleted],
-    )
-    assert flagged == [(True, True)]
+    assert_views_match_reference(lake_views, str(lake), reference, deleted)
 
 
 @pytest.fixture
@@ -77,17 +97,7 @@ def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "lake-test-key",
-        "AWS_SECRET_ACCESS_KEY": "lake-test-secret",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "DESTINATION__FILESYSTEM__CREDENTIALS__AWS_ACCESS_KEY_ID": "lake-test-key",
-        "DESTINATION__FILESYSTEM__CREDENTIALS__AWS_SECRET_ACCESS_KEY": "lake-test-secret",
-        "DESTINATION__FILESYSTEM__CREDENTIALS__REGION_NAME": "us-east-1",
-        "DESTINATION__FILESYSTEM__CREDENTIALS__ENDPOINT_URL": endpoint,
-    }.items():
-        monkeypatch.setenv(name, value)
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="labsync-lake")
+    use_s3(monkeypatch, endpoint)
     try:
         yield endpoint
     finally:

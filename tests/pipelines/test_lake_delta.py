@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import duckdb
 import pytest
 from deltalake import DeltaTable
@@ -17,21 +16,13 @@ from deltalake import DeltaTable
 from emulator import Emulator
 from pipelines import lake as lakes
 from pipelines import runner
-from tests.conftest import query
 from tests.conftest import sync_model_lab as run_sync
-from tests.pipelines.test_lake import snapshot
-
-
-def change_some_runs(emu: Emulator) -> tuple[int, str]:
-    """Rename 7 runs (dropping their params); hard-delete one. Returns (deleted id, renamed id).
-
-    Emptied params are what Delta's upsert alone would keep: child rows of the older load.
-    """
-    ids = emu.model_lab.run_ids()
-    for run_id in ids[:7]:
-        emu.model_lab.update_run(run_id, name=f"renamed-{run_id}", params=[])
-    emu.model_lab.delete_run(ids[8])
-    return ids[8], ids[0]
+from tests.pipelines.test_lake import (
+    assert_views_match_reference,
+    change_some_runs,
+    snapshot,
+    use_s3,
+)
 
 
 def sync_twice(emu: Emulator, views: Path, url: str, reference: Path | None) -> int:
@@ -39,7 +30,7 @@ def sync_twice(emu: Emulator, views: Path, url: str, reference: Path | None) -> 
     runner.sync(views, sources=["model_lab"], lake=url, table_format="delta")
     if reference:
         run_sync(reference)
-    deleted, _ = change_some_runs(emu)
+    deleted = change_some_runs(emu)
     runner.sync(views, sources=["model_lab"], lake=url, table_format="delta", reconcile=True)
     if reference:
         run_sync(reference, reconcile=True)
@@ -57,21 +48,7 @@ def test_local_delta_lake_resolves_to_the_same_views_as_the_duckdb_warehouse(
     assert (runs / "_delta_log").is_dir()
     # runs merge in place (one row per run); params are appended per load
     assert DeltaTable(str(runs)).to_pyarrow_table().num_rows == 400
-    assert runner.build_models_in(lake_views, lake=str(lake)) == []
-    with duckdb.connect(str(lake_views), read_only=True) as con:
-        from_lake = snapshot(con)
-        history = con.execute("select count(*) from analytics.sync_runs").fetchone()
-    with duckdb.connect(str(reference), read_only=True) as con:
-        assert from_lake == snapshot(con)
-    assert len(from_lake["model_lab_runs"]) == 400
-    assert history and history[0] > 0
-    flagged = query(
-        lake_views,
-        "select is_deleted, vanished_detected_at is not null from analytics.model_lab_runs "
-        "where run_id = ?",
-        [deleted],
-    )
-    assert flagged == [(True, True)]
+    assert_views_match_reference(lake_views, str(lake), reference, deleted)
 
 
 def test_delta_needs_a_lake(tmp_path: Path) -> None:
@@ -102,17 +79,7 @@ def delta_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
                 break
             except OSError:
                 time.sleep(0.1)
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "lake-test-key",
-            "AWS_SECRET_ACCESS_KEY": "lake-test-secret",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "DESTINATION__FILESYSTEM__CREDENTIALS__AWS_ACCESS_KEY_ID": "lake-test-key",
-            "DESTINATION__FILESYSTEM__CREDENTIALS__AWS_SECRET_ACCESS_KEY": "lake-test-secret",
-            "DESTINATION__FILESYSTEM__CREDENTIALS__REGION_NAME": "us-east-1",
-            "DESTINATION__FILESYSTEM__CREDENTIALS__ENDPOINT_URL": endpoint,
-        }.items():
-            monkeypatch.setenv(name, value)
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="labsync-lake")
+        use_s3(monkeypatch, endpoint)
         yield endpoint
     finally:
         server.terminate()
