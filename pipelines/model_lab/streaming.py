@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
+from urllib3 import BaseHTTPResponse
 
 from ..common.errors import ApiError
 from ..common.http import (
@@ -120,16 +120,17 @@ class StreamingApiClient(ApiClient):
     ) -> tuple[int, str]:
         """One GET; (size, sha256) once the whole body is in `partial`."""
         url = self.url(path)
-        with self._session().get(
-            url,
-            params=params,
-            timeout=self.policy.timeout_s,
-            stream=True,
+        response = self._send(
+            "GET",
+            path,
+            params,
             # identity: Content-Length then counts the bytes written, not a compressed body
             headers={"Accept": BINARY_ACCEPT, "Accept-Encoding": "identity"},
-        ) as response:
+            stream=True,
+        )
+        try:
             self._pacer.observe(response.headers)
-            status = response.status_code
+            status = response.status
             if status == 200:
                 return _write_body(response, partial, chunk_bytes)
             if status not in RETRYABLE_STATUS:
@@ -146,14 +147,16 @@ class StreamingApiClient(ApiClient):
             if wait is not None:
                 self._pacer.hold(wait)
             raise _Retryable("HTTP 429", wait)
+        finally:
+            response.release_conn()
 
 
-def _write_body(response: requests.Response, partial: Path, chunk_bytes: int) -> tuple[int, str]:
+def _write_body(response: BaseHTTPResponse, partial: Path, chunk_bytes: int) -> tuple[int, str]:
     declared = response.headers.get("Content-Length")
     digest = hashlib.sha256()
     size = 0
     with partial.open("wb") as handle:
-        for chunk in response.iter_content(chunk_size=chunk_bytes):
+        for chunk in response.stream(chunk_bytes):
             handle.write(chunk)
             digest.update(chunk)
             size += len(chunk)

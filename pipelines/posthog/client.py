@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import requests
+from urllib3 import BaseHTTPResponse
 
 from ..common.errors import ApiError
 from ..common.http import ApiClient, RetryPolicy
@@ -36,10 +36,10 @@ _EXPECTED_IN = re.compile(r"available in (\d+(?:\.\d+)?) second", re.IGNORECASE)
 _SCOPE = re.compile(r"scope '([^']+)'")
 
 
-def throttle_wait(response: requests.Response) -> float | None:
+def throttle_wait(response: BaseHTTPResponse) -> float | None:
     """Seconds to wait from a PostHog 429 body's `detail`, if it says."""
     try:
-        body = orjson.loads(response.content)
+        body = orjson.loads(response.data)
     except orjson.JSONDecodeError:
         return None
     detail = body.get("detail") if isinstance(body, dict) else None

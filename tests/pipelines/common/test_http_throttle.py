@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import requests
+from urllib3 import BaseHTTPResponse
 
 from pipelines.common.errors import ApiError
 from pipelines.common.http import ApiClient, RetryPolicy, _RateWindow
@@ -72,8 +72,8 @@ THROTTLED = (429, {"type": "throttled_error", "detail": "Expected available in 0
 FAST = RetryPolicy(max_attempts=2, backoff_factor_s=0.001, max_delay_s=0.05)
 
 
-def wait_from_body(response: requests.Response) -> float | None:
-    return 0.01 if "Expected available" in response.text else None
+def wait_from_body(response: BaseHTTPResponse) -> float | None:
+    return 0.01 if b"Expected available" in response.data else None
 
 
 def test_post_json_sends_the_body_and_parses_the_answer(serve: Any) -> None:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import orjson
-import requests
+from urllib3 import HTTPResponse
 
 from pipelines.common.errors import ApiError
 from pipelines.posthog.client import explain, throttle_wait
 
 
-def response(status: int, body: object) -> requests.Response:
-    answer = requests.Response()
-    answer.status_code = status
-    answer._content = orjson.dumps(body) if not isinstance(body, bytes) else body
-    return answer
+def response(status: int, body: object) -> HTTPResponse:
+    return HTTPResponse(body=body if isinstance(body, bytes) else orjson.dumps(body), status=status)
 
 
 def test_throttle_wait_is_read_from_the_detail() -> None:
