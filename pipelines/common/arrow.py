@@ -4,6 +4,10 @@ Sources yield Arrow tables instead of dicts: dlt then skips its Python normalize
 that dominates a dict-based sync) and no `__v_double`-style variant columns can appear.
 Known fields have pinned types; a value of another type raises `SchemaDriftError` naming
 the table and field. Unknown fields become new columns (objects and lists as JSON text).
+
+Large batches can be converted in one pass of Arrow's C inference over whole rows
+(`infer_struct`); only columns whose inferred type disagrees with the pinned one go through
+the row-by-row path, which finds the offending value for the error.
 """
 
 from __future__ import annotations
@@ -130,6 +134,37 @@ def _fast_column(kind: str, values: list[Any]) -> pa.Array | None:
         return None
 
 
+def infer_struct(rows: Sequence[Any]) -> pa.StructArray | None:
+    """Arrow's type inference over whole rows (dicts) at once, in C; None when it cannot
+    decide (values of one key disagree in type, numbers too large, rows that are not dicts).
+    """
+    try:
+        inferred = pa.array(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+    return inferred if isinstance(inferred, pa.StructArray) else None
+
+
+def _inferred_column(struct: pa.StructArray, field: Field) -> pa.Array | None:
+    """The field's column from an inferred struct, cast to its pinned type; None when the
+    inferred type does not fit it (the row-by-row path then names the offending value)."""
+    if field.kind == "json":
+        return None
+    if struct.type.get_field_index(field.key) < 0:  # no row has the key
+        return pa.nulls(len(struct), ARROW_TYPES[field.kind])
+    column = struct.field(field.key)
+    if column.type not in _INFERRED_OK[field.kind]:
+        return None
+    try:
+        return column.cast(ARROW_TYPES[field.kind])
+    except pa.ArrowInvalid:
+        return None
+
+
+def _is_plain(arrow_type: pa.DataType) -> bool:
+    return arrow_type in (pa.int64(), pa.float64(), pa.bool_(), pa.string(), pa.null())
+
+
 def _extra_column(table: str, name: str, values: list[Any], row_ids: Sequence[Any]) -> pa.Array:
     if any(isinstance(v, dict | list) for v in values):
         return _column(table, Field(name, "json"), values, row_ids)
@@ -159,20 +194,31 @@ def build_table(
     constants: dict[str, tuple[Any, pa.DataType]] | None = None,
     extras: bool = True,
     ignore: Iterable[str] = (),
+    inferred: pa.StructArray | None = None,
 ) -> pa.Table:
     """Columns for `fields` (pinned), then constants, then any unknown keys of the rows
-    (except those in `ignore`)."""
+    (except those in `ignore`).
+
+    `inferred` is `infer_struct(rows)` (or the same struct built another way): columns are
+    then taken from it, and `rows` is only read for columns it cannot give.
+    """
+    count = len(inferred) if inferred is not None else len(rows)
     columns: dict[str, pa.Array] = {}
     for field in fields:
-        key = field.key
-        columns[field.name] = _column(table, field, [r.get(key) for r in rows], row_ids)
+        column = _inferred_column(inferred, field) if inferred is not None else None
+        if column is None:
+            column = _column(table, field, [r.get(field.key) for r in rows], row_ids)
+        columns[field.name] = column
     for name, (value, arrow_type) in (constants or {}).items():
-        columns[name] = pa.array([value] * len(rows), arrow_type)
+        columns[name] = pa.repeat(pa.scalar(value, arrow_type), count)
     if extras:
         known = {f.key for f in fields}.union(ignore)
-        unknown = sorted(set().union(*rows) - known)
-        for name in unknown:
-            columns[name] = _extra_column(table, name, [r.get(name) for r in rows], row_ids)
+        present = inferred.type.names if inferred is not None else set().union(*rows)
+        for name in sorted(set(present) - known):
+            if inferred is not None and _is_plain(inferred.type.field(name).type):
+                columns[name] = inferred.field(name)
+            else:  # objects and lists become JSON text; no inference: find the drift
+                columns[name] = _extra_column(table, name, [r.get(name) for r in rows], row_ids)
     return pa.table(columns)
 
 

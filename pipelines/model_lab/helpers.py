@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ..common.arrow import TIMESTAMP, Field, build_table, parse_timestamp
+from ..common.arrow import TIMESTAMP, Field, build_table, infer_struct, parse_timestamp
 from ..common.errors import SchemaDriftError
 from .settings import DROPPED_ATTRIBUTES, VOLATILE_ATTRIBUTES
 
@@ -117,9 +119,12 @@ def to_tables(
 
     `_synced_at` ties a child row to the version of its parent it came from: a parent whose
     list became empty leaves old child rows behind, which staging drops by this stamp.
+    One Arrow inference over all attributes gives the root columns and, flattened, the child
+    lists; a child list it cannot type is split row by row instead.
     """
     ids = [resource_id(r, table) for r in resources]
     rows = [attributes(r, table) for r in resources]
+    inferred = infer_struct(rows)
     stamp = {"_synced_at": (synced_at, TIMESTAMP)}
     root_fields = [f for f in fields if f.key != "id"]
     root = build_table(
@@ -129,28 +134,90 @@ def to_tables(
         row_ids=ids,
         constants=stamp,
         ignore=set(children) | DROPPED_ATTRIBUTES,
+        inferred=inferred,
     )
-    tables = {table: root.add_column(0, id_column, pa.array(ids, pa.int64()))}
+    id_array = pa.array(ids, pa.int64())
+    tables = {table: root.add_column(0, id_column, id_array)}
     for attribute, (child_table, child_fields) in children.items():
-        items: list[dict[str, Any]] = []
-        parent_ids: list[int] = []
-        positions: list[int] = []
-        for row_id, row in zip(ids, rows, strict=True):
-            value = row.get(attribute)
-            if not value:
-                continue
-            if not isinstance(value, list):
-                raise SchemaDriftError(table, attribute, "list", value, row_id)
-            items.extend(value)
-            parent_ids.extend([row_id] * len(value))
-            positions.extend(range(len(value)))
-        for item, row_id in zip(items, parent_ids, strict=True):
-            if not isinstance(item, dict):
-                raise SchemaDriftError(child_table, attribute, "object", item, row_id)
-        built = build_table(child_table, items, child_fields, row_ids=parent_ids, constants=stamp)
+        split = _split_inferred(rows, inferred, attribute, id_array)
+        if split is None:
+            split = _split_rows(rows, ids, table, attribute, child_table)
+        items, parent_ids, positions, inferred_items = split
+        built = build_table(
+            child_table,
+            items,
+            child_fields,
+            row_ids=parent_ids,
+            constants=stamp,
+            inferred=inferred_items,
+        )
         built = built.add_column(0, "_position", pa.array(positions, pa.int64()))
         tables[child_table] = built.add_column(0, id_column, pa.array(parent_ids, pa.int64()))
     return tables
+
+
+# child items (dicts), their parent ids, their positions in the parent's list, and the items'
+# inferred struct when there is one
+ChildSplit = tuple[Sequence[dict[str, Any]], list[int], Any, pa.StructArray | None]
+
+
+def _split_inferred(
+    rows: Sequence[dict[str, Any]], inferred: pa.StructArray | None, attribute: str, ids: pa.Array
+) -> ChildSplit | None:
+    """The child list `attribute` flattened in Arrow; None when its type is not a list of
+    objects (the row-by-row split then finds what is wrong, or that every list is empty)."""
+    if inferred is None or inferred.type.get_field_index(attribute) < 0:
+        return None
+    lists = inferred.field(attribute)
+    if not pa.types.is_list(lists.type) or not pa.types.is_struct(lists.type.value_type):
+        return None
+    items = lists.flatten()
+    if items.null_count:  # a null item in a list: not an object
+        return None
+    parents = pc.list_parent_indices(lists).to_numpy()
+    lengths = pc.list_value_length(lists).fill_null(0).to_numpy()
+    starts = np.cumsum(lengths) - lengths
+    positions = np.arange(len(items)) - starts[parents]
+    parent_ids = ids.take(pa.array(parents)).to_pylist()
+    # the dicts are read only if a column needs the row-by-row path (type drift, JSON text)
+    return _LazyItems(rows, attribute, len(items)), parent_ids, positions, items
+
+
+class _LazyItems(Sequence[dict[str, Any]]):
+    """The child items of `rows` as the API sent them, gathered only when first read."""
+
+    def __init__(self, rows: Sequence[dict[str, Any]], attribute: str, count: int) -> None:
+        self._rows, self._attribute, self._count = rows, attribute, count
+        self._items: list[dict[str, Any]] | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: Any) -> Any:
+        if self._items is None:  # same order as Arrow's flatten: row by row, item by item
+            self._items = [item for row in self._rows for item in row.get(self._attribute) or ()]
+        return self._items[index]
+
+
+def _split_rows(
+    rows: Sequence[dict[str, Any]], ids: Sequence[int], table: str, attribute: str, child: str
+) -> ChildSplit:
+    items: list[dict[str, Any]] = []
+    parent_ids: list[int] = []
+    positions: list[int] = []
+    for row_id, row in zip(ids, rows, strict=True):
+        value = row.get(attribute)
+        if not value:
+            continue
+        if not isinstance(value, list):
+            raise SchemaDriftError(table, attribute, "list", value, row_id)
+        items.extend(value)
+        parent_ids.extend([row_id] * len(value))
+        positions.extend(range(len(value)))
+    for item, row_id in zip(items, parent_ids, strict=True):
+        if not isinstance(item, dict):
+            raise SchemaDriftError(child, attribute, "object", item, row_id)
+    return items, parent_ids, positions, None
 
 
 def project_tables(resources: Sequence[dict[str, Any]], synced_at: datetime) -> dict[str, pa.Table]:
