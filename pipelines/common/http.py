@@ -214,6 +214,13 @@ class ApiClient:
         self.policy = policy or RetryPolicy()
         self.vendor = vendor
         self._pools = pool_manager(self.base_url)
+        # through a proxy every request goes by absolute URL, so only PoolManager will do
+        self._origin = (
+            None
+            if isinstance(self._pools, urllib3.ProxyManager)
+            else self._pools.connection_from_url(self.base_url)
+        )
+        self._base_path = urlsplit(self.base_url).path.rstrip("/")
         self._pacer = _Pacer(self.policy.pacing_reserve)
         self._throttle_wait = throttle_wait
         self._windows = [_RateWindow(limit, period) for limit, period in rate_limits]
@@ -230,19 +237,20 @@ class ApiClient:
     ) -> BaseHTTPResponse:
         """One exchange, no retries and no redirects; with `stream` the body is left unread
         (the caller reads it and releases the connection)."""
-        url = self.url(path)
-        if params:
-            url = f"{url}?{urlencode(params, doseq=True)}"
-        return self._pools.request(
-            method,
-            url,
-            body=body,
-            headers={**self._headers, **headers} if headers else self._headers,
-            timeout=self.policy.timeout_s,
-            retries=False,
-            redirect=False,
-            preload_content=not stream,
-        )
+        query = f"?{urlencode(params, doseq=True)}" if params else ""
+        options: dict[str, Any] = {
+            "body": body,
+            "headers": {**self._headers, **headers} if headers else self._headers,
+            "timeout": self.policy.timeout_s,
+            "retries": False,
+            "redirect": False,
+            "preload_content": not stream,
+        }
+        if self._origin is not None and not path.startswith("http"):
+            # the API host's pool directly: skips PoolManager's URL parsing and pool lookup
+            target = f"{self._base_path}/{path.lstrip('/')}{query}"
+            return self._origin.urlopen(method, target, **options)
+        return self._pools.urlopen(method, f"{self.url(path)}{query}", **options)
 
     def url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"

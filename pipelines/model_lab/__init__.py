@@ -21,6 +21,8 @@ import dlt
 import pyarrow as pa
 from dlt.extract.resource import DltResource
 
+from ..common.arrow import TableBatches
+from ..common.concurrency import read_ahead
 from ..common.datadog import DatadogCredentials
 from ..common.dlt_tables import MERGE, route_table
 from ..common.http import RetryPolicy
@@ -60,6 +62,7 @@ from .settings import (
     ENTITY_PROJECT,
     ENTITY_RUN,
     NON_TERMINAL_STATUSES,
+    READ_AHEAD_PAGES,
     YIELD_BATCH_ROWS,
 )
 
@@ -216,30 +219,31 @@ def model_lab_source(
         )
         first_sync = changes.cursor is None
         children = Children()
-        buffer: list[dict[str, Any]] = []
+        batches = TableBatches()
 
-        def flush(include_empty: bool = False) -> Iterator[Any]:
-            # few large Arrow tables: dlt's per-item bookkeeping costs ~5 ms per yield
-            yield from _emit(run_tables(buffer, synced_at), include_empty=include_empty)
-            buffer.clear()
-
-        for page in client.run_pages(progress, "-updated_at"):
-            rows, reached_end = changes.select(page.data)
+        def collect(rows: list[dict[str, Any]]) -> None:
             children.add(rows)
             changed.add_runs(rows)
-            buffer.extend(rows)
+            if rows:
+                batches.add(run_tables(rows, synced_at), len(rows))
             progress.page_done(len(rows))
-            if len(buffer) >= YIELD_BATCH_ROWS:
-                yield from flush()
+
+        pages = client.run_pages(progress, "-updated_at")
+        if changes.stop_at is None:  # read to the end: fetch ahead while a page is processed
+            pages = read_ahead(pages, depth=READ_AHEAD_PAGES)
+        for page in pages:
+            rows, reached_end = changes.select(page.data)
+            collect(rows)
+            if batches.rows >= YIELD_BATCH_ROWS:
+                yield from _emit(batches.take(), include_empty=False)
             if reached_end:
                 break
         for batch in client.runs_by_id(changes.pending_watch_ids(), progress):
-            rows = changes.select_refreshed(batch)
-            children.add(rows)
-            changed.add_runs(rows)
-            buffer.extend(rows)
-            progress.page_done(len(rows))
-        yield from flush(include_empty=first_sync)
+            collect(changes.select_refreshed(batch))
+        tables = batches.take()
+        if first_sync:  # empty tables on the first sync create them
+            tables = {**run_tables([], synced_at), **tables}
+        yield from _emit(tables, include_empty=first_sync)
         if children.parents or first_sync:
             yield _to_table("run_parents", children.table())
         changes.commit()
@@ -263,7 +267,7 @@ def model_lab_source(
             progress.page_done(0)
         run_ids: set[int] = set()
         children = Children()  # a sweep re-walks every parent: catches edges a sync missed
-        for page in client.run_pages(progress, "created_at"):
+        for page in read_ahead(client.run_pages(progress, "created_at"), depth=READ_AHEAD_PAGES):
             run_ids.update(int(row["id"]) for row in page.data)
             children.add(page.data)
             progress.page_done(0)

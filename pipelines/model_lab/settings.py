@@ -11,6 +11,7 @@ DEFAULT_LOOKBACK_S = 600
 DEFAULT_HIERARCHY_WORKERS = 4
 FILTER_ID_BATCH = 100
 YIELD_BATCH_ROWS = 5000  # runs per Arrow table handed to dlt
+READ_AHEAD_PAGES = 8  # list pages fetched ahead of processing when a listing is read whole
 
 NON_TERMINAL_STATUSES = frozenset({"pending", "running", "paused", "unresponsive"})
 

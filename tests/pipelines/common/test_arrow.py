@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 
-from pipelines.common.arrow import Field, build_table, check_extra_types, parse_timestamp
+from pipelines.common.arrow import (
+    Field,
+    TableBatches,
+    build_table,
+    check_extra_types,
+    parse_timestamp,
+)
 from pipelines.common.errors import SchemaDriftError
 
 FIELDS = (Field("n", "int"), Field("x", "float"), Field("at", "timestamp"), Field("ok", "bool"))
@@ -61,3 +67,24 @@ def test_parse_timestamp_offsets_and_nanoseconds() -> None:
     )
     # 10:00:00.500Z is later than 10:00:00Z although '.' sorts before 'Z' as a string
     assert parse_timestamp("2024-03-25T10:00:00.500Z") > parse_timestamp("2024-03-25T10:00:00Z")
+
+
+def test_table_batches_join_pages_with_different_extra_columns() -> None:
+    batches = TableBatches()
+    batches.add({"runs": pa.table({"id": [1], "gpu": pa.array([None], pa.null())})}, rows=1)
+    batches.add({"runs": pa.table({"id": [2], "gpu": [2], "zone": ["eu"]})}, rows=1)
+    batches.add({"runs": pa.table({"id": [3], "gpu": [0.5]})}, rows=1)
+    assert batches.rows == 3
+    runs = batches.take()["runs"]
+    assert runs.column("gpu").to_pylist() == [None, 2.0, 0.5]
+    assert runs.column("zone").to_pylist() == [None, "eu", None]
+    assert batches.rows == 0
+    assert batches.take() == {}
+
+
+def test_table_batches_name_a_column_whose_type_changed_between_pages() -> None:
+    batches = TableBatches()
+    batches.add({"runs": pa.table({"id": [1], "gpu": [2]})}, rows=1)
+    batches.add({"runs": pa.table({"id": [2], "gpu": ["two"]})}, rows=1)
+    with pytest.raises(SchemaDriftError, match="table 'runs', field 'gpu'"):
+        batches.take()
