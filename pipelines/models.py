@@ -16,6 +16,7 @@ What a plain view cannot do, the runner does generically:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import tomllib
@@ -75,8 +76,19 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
     return models
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed(sql: str) -> exp.Expression:
+    """The syntax tree of `sql`, parsed once per process (a build reads each model's tree
+    several times); callers that change a tree work on a `.copy()`."""
+    return sqlglot.parse_one(sql, read="duckdb")
+
+
+def _qualified_tables(tree: exp.Expression) -> set[str]:
+    return {f"{table.db}.{table.name}" for table in tree.find_all(exp.Table) if table.db}
+
+
 def dependencies(model: Model, names: set[str]) -> set[str]:
-    tree = sqlglot.parse_one(model.sql, read="duckdb")
+    tree = _parsed(model.sql)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     found = set()
     for table in tree.find_all(exp.Table):
@@ -89,8 +101,7 @@ def dependencies(model: Model, names: set[str]) -> set[str]:
 
 def tables_read(sql: str) -> set[str]:
     """Schema-qualified tables and views a query reads (CTE names excluded)."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    return {f"{table.db}.{table.name}" for table in tree.find_all(exp.Table) if table.db}
+    return _qualified_tables(_parsed(sql))
 
 
 def without_missing_inputs(sql: str, available: set[str]) -> str | None:
@@ -99,23 +110,23 @@ def without_missing_inputs(sql: str, available: set[str]) -> str | None:
     Lets one cross-vendor model (e.g. `llm_datasets`) cover whichever vendors a warehouse
     has. None when the query still needs a missing relation.
     """
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = _parsed(sql).copy()
     dead: set[str] = set()
     for cte in list(tree.find_all(exp.CTE)):
-        if tables_read(cte.this.sql("duckdb")) - available:
+        if _qualified_tables(cte.this) - available:
             dead.add(cte.alias_or_name)
             cte.pop()
 
     def is_dead(branch: exp.Expression) -> bool:
         names = {t.name for t in branch.find_all(exp.Table) if not t.db}
-        return bool(names & dead) or bool(tables_read(branch.sql("duckdb")) - available)
+        return bool(names & dead) or bool(_qualified_tables(branch) - available)
 
     for union in reversed(list(tree.find_all(exp.Union))):
         left, right = union.this, union.expression
         if is_dead(left) != is_dead(right):
             union.replace(right if is_dead(left) else left)
     pruned = tree.sql("duckdb")
-    if tables_read(pruned) - available or any(
+    if _qualified_tables(tree) - available or any(
         t.name in dead for t in tree.find_all(exp.Table) if not t.db
     ):
         return None
@@ -181,16 +192,19 @@ def pin_dynamic_pivots(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     A pivot with no values at all becomes the `group by` it would have produced (no value
     columns), or fails when it has no `group by`.
     """
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    pivots = [
-        p
-        for p in tree.find_all(exp.Pivot)
-        if not p.args.get("unpivot")
-        and p.expressions
-        and all(isinstance(e, exp.Column) for e in p.expressions)
-    ]
-    if not pivots:
+    def dynamic_pivots(tree: exp.Expression) -> list[exp.Pivot]:
+        return [
+            p
+            for p in tree.find_all(exp.Pivot)
+            if not p.args.get("unpivot")
+            and p.expressions
+            and all(isinstance(e, exp.Column) for e in p.expressions)
+        ]
+
+    if not dynamic_pivots(_parsed(sql)):
         return sql
+    tree = _parsed(sql).copy()
+    pivots = dynamic_pivots(tree)
     for pivot in pivots:
         if len(pivot.expressions) > 1:
             on = ", ".join(e.sql("duckdb") for e in pivot.expressions)
@@ -237,7 +251,7 @@ def discover_macros(sql_dir: Path = SQL_DIR) -> list[Model]:
 
 def macro_sql(model: Model) -> str:
     """`create or replace macro` for a file whose `select` uses `$name` parameters."""
-    tree = sqlglot.parse_one(model.sql, read="duckdb")
+    tree = _parsed(model.sql).copy()
     parameters: list[str] = []
     for placeholder in list(tree.find_all(exp.Placeholder)):
         name = placeholder.name
