@@ -1,7 +1,10 @@
 """Benchmark: full Model Lab sync vs the fetch floor, then an incremental sync after 1% changes.
 
 Everything runs side by side in one invocation against one emulator process:
-1. fetch floor: GET and JSON-parse every runs page (100 per page) and the projects pages;
+1. fetch floor: GET and JSON-parse every runs page (100 per page) and the projects pages,
+   one after another on one connection with the sync's own transport (urllib3, orjson);
+   the target is a full sync within 3x of it. Also reported: the hierarchy floor, the same
+   for each sweep parent's `filter[parent_run_id]` listing, which the sync also requests;
 2. full sync: `labsync sync --source model_lab` in a child process (wall time, runs/s, peak
    RSS), projects and runs only: facets and artifact walks are measured by facets_bench.py;
 3. incremental: 1% of runs updated through the emulator's control API, then a second sync
@@ -26,9 +29,11 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 import requests
+import urllib3
 
 logger = logging.getLogger("labsync.bench")
 
@@ -72,11 +77,13 @@ def start_emulator(runs: int, projects: int, seed: int) -> tuple[subprocess.Pope
     raise RuntimeError("emulator did not start")
 
 
-def fetch_floor(base_url: str) -> tuple[float, int, int]:
-    """Seconds, rows and requests to only GET and parse every list page."""
-    session = requests.Session()
-    session.headers.update(HEADERS)
+def fetch_floor(base_url: str) -> tuple[float, int, int, list[str]]:
+    """Seconds, rows and requests to only GET and parse every list page, one after another
+    over one keep-alive connection with the sync's own transport (urllib3 and orjson); and
+    the ids of the runs with children, for `hierarchy_floor`."""
+    pool = urllib3.connection_from_url(base_url)
     rows = calls = 0
+    parents: list[str] = []
     started = time.perf_counter()
     for path in ("projects", "runs"):
         number: int | None = None
@@ -84,18 +91,50 @@ def fetch_floor(base_url: str) -> tuple[float, int, int]:
             params: dict[str, Any] = {"sort": "-updated_at", "page[size]": 100}
             if number is not None:
                 params["page[number]"] = number
-            body = orjson.loads(
-                session.get(f"{base_url}/api/v2/model-lab-api/{path}", params=params).content
-            )
+            body = _get(pool, f"/api/v2/model-lab-api/{path}", params)
             calls += 1
             rows += len(body["data"])
+            if path == "runs":
+                parents += [r["id"] for r in body["data"] if r["attributes"].get("has_children")]
             number = body["meta"]["page"].get("next_number")
             if number is None or not body["data"]:
                 break
-    return time.perf_counter() - started, rows, calls
+    return time.perf_counter() - started, rows, calls, parents
 
 
-# the path the fetch floor bounds: project and run listings (and the sweep hierarchy)
+def hierarchy_floor(base_url: str, parents: list[str]) -> tuple[float, int]:
+    """Seconds and requests to only GET and parse the children listing of every parent run
+    (the sync's `filter[parent_run_id]` pages), one after another."""
+    pool = urllib3.connection_from_url(base_url)
+    calls = 0
+    started = time.perf_counter()
+    for parent in parents:
+        number: int | None = None
+        while True:
+            params: dict[str, Any] = {
+                "sort": "created_at",
+                "page[size]": 100,
+                "filter[parent_run_id]": parent,
+            }
+            if number is not None:
+                params["page[number]"] = number
+            body = _get(pool, "/api/v2/model-lab-api/runs", params)
+            calls += 1
+            number = body["meta"]["page"].get("next_number")
+            if number is None or not body["data"]:
+                break
+    return time.perf_counter() - started, calls
+
+
+def _get(pool: urllib3.HTTPConnectionPool, path: str, params: Mapping[str, Any]) -> Any:
+    response = pool.urlopen("GET", f"{path}?{urlencode(params)}", headers=HEADERS)
+    if response.status != 200:
+        raise RuntimeError(f"GET {path} answered {response.status}")
+    return orjson.loads(response.data)
+
+
+# what the floors bound: the project and run listings and the sweep hierarchy (no facets or
+# artifacts: facets_bench.py measures those)
 CORE_ONLY = {"SOURCES__MODEL_LAB__FACETS": "false", "SOURCES__MODEL_LAB__ARTIFACTS": "false"}
 
 
@@ -167,10 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     emulator, base_url = start_emulator(args.runs, args.projects, args.seed)
     logger.info("emulator up with %d runs in %.1fs", args.runs, time.perf_counter() - build_started)
     try:
-        floor_s, floor_rows, floor_calls = fetch_floor(base_url)
+        floor_s, floor_rows, floor_calls, parents = fetch_floor(base_url)
         logger.info(
             "fetch floor: %.1fs for %d rows in %d requests", floor_s, floor_rows, floor_calls
         )
+        walks_s, walk_calls = hierarchy_floor(base_url, parents)
+        logger.info("hierarchy floor: %.1fs in %d requests", walks_s, walk_calls)
         with tempfile.TemporaryDirectory() as tmp:
             warehouse = Path(tmp) / "bench.duckdb"
             requests.delete(f"{base_url}/_emulator/requests", timeout=10)
@@ -194,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         "full_sync_runs_per_s": round(args.runs / full_s),
         "full_sync_requests": full_requests,
         "full_vs_floor": round(full_s / floor_s, 2),
+        # every page the sync requests: the lists plus each sweep parent's children listing
+        "hierarchy_floor_s": round(walks_s, 2),
+        "hierarchy_floor_requests": walk_calls,
+        "full_vs_all_pages_floor": round(full_s / (floor_s + walks_s), 2),
         "peak_rss_mib": round(peak_mib),
         "warehouse_mib": round(size_mib, 1),
         "incremental_changed_runs": changed,
