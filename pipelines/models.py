@@ -192,6 +192,7 @@ def pin_dynamic_pivots(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     A pivot with no values at all becomes the `group by` it would have produced (no value
     columns), or fails when it has no `group by`.
     """
+
     def dynamic_pivots(tree: exp.Expression) -> list[exp.Pivot]:
         return [
             p
