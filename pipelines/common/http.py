@@ -31,7 +31,7 @@ import orjson
 import urllib3
 from urllib3 import BaseHTTPResponse
 
-from .errors import ApiError
+from .errors import ApiError, ConfigurationError
 from .stats import ResourceStats
 
 logger = logging.getLogger("labsync.http")
@@ -215,11 +215,15 @@ class ApiClient:
         self.vendor = vendor
         self._pools = pool_manager(self.base_url)
         # through a proxy every request goes by absolute URL, so only PoolManager will do
-        self._origin = (
-            None
-            if isinstance(self._pools, urllib3.ProxyManager)
-            else self._pools.connection_from_url(self.base_url)
-        )
+        try:
+            self._origin = (
+                None
+                if isinstance(self._pools, urllib3.ProxyManager)
+                else self._pools.connection_from_url(self.base_url)
+            )
+        except urllib3.exceptions.LocationValueError as exc:
+            problem = f"invalid {vendor} base URL {self.base_url!r}: {exc}"
+            raise ConfigurationError(problem) from None
         self._base_path = urlsplit(self.base_url).path.rstrip("/")
         self._pacer = _Pacer(self.policy.pacing_reserve)
         self._throttle_wait = throttle_wait

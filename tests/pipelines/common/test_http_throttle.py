@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from urllib3 import BaseHTTPResponse
 
-from pipelines.common.errors import ApiError
+from pipelines.common.errors import ApiError, ConfigurationError
 from pipelines.common.http import ApiClient, RetryPolicy, _RateWindow
 from pipelines.common.stats import ResourceStats
 
@@ -132,3 +132,9 @@ def test_rate_window_admits_the_limit_then_waits() -> None:
     window = _RateWindow(3, 0.2)
     assert [window.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
     assert window.acquire() > 0.0  # the 4th request waited for the oldest to leave the window
+
+
+@pytest.mark.parametrize("base_url", ["http://", "http://api.example.com:port"])
+def test_a_base_url_without_a_usable_host_is_a_configuration_error(base_url: str) -> None:
+    with pytest.raises(ConfigurationError, match="invalid Datadog base URL"):
+        ApiClient(base_url, {}, vendor="Datadog")
