@@ -11,12 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email.message import Message
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 JSON_CONTENT_TYPE = "application/json"
+
+
+class Headers(Protocol):
+    """Request headers: looked up by name, case-insensitively."""
+
+    def get(self, name: str, default: Any = None) -> Any: ...
 
 
 @dataclass
@@ -36,7 +41,7 @@ class Request:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: Message
+    headers: Headers
     body: bytes = b""
     host: str = "127.0.0.1"
     params: dict[str, str] = field(default_factory=dict)

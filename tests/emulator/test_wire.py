@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import socket
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -352,3 +353,46 @@ def test_facet_values_cover_the_project(api: Api, emu: Emulator) -> None:
         {"filter[project_id]": project_id, "facet_type": "attribute", "facet_name": "status"},
     )["data"]["attributes"]["values"]
     assert set(status) == {r["attributes"]["status"] for r in runs}
+
+
+def _raw_exchange(emu: Emulator, request: bytes) -> bytes:
+    """Send raw bytes, return everything the server sends until it closes the connection."""
+    host, port = urlsplit(emu.base_url).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_request_headers_are_case_insensitive_and_connection_close_is_honoured(
+    emu: Emulator,
+) -> None:
+    answer = _raw_exchange(
+        emu,
+        f"GET {ML}/projects?page%5Bsize%5D=1 HTTP/1.1\r\nHost: x\r\n"
+        "dd-api-key: k\r\nDD-Application-Key: a\r\nConnection: close\r\n\r\n".encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert b'"data":[{' in answer
+
+
+def test_http_1_0_without_keep_alive_closes_after_one_answer(emu: Emulator) -> None:
+    answer = _raw_exchange(emu, f"GET {ML}/projects HTTP/1.0\r\nDD-API-KEY: k\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 403 ")  # no application key
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", b"400"),
+        (b"GET / HTTP/2.0\r\n\r\n", b"400"),
+        (b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", b"431"),
+        (b"GET / HTTP/1.1\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n", b"431"),
+    ],
+)
+def test_malformed_requests_get_an_error_status(
+    emu: Emulator, request_bytes: bytes, status: bytes
+) -> None:
+    assert _raw_exchange(emu, request_bytes).split(b" ")[1] == status
