@@ -1,1 +1,27 @@
 """Benchmarks: run with `make bench`; figures go to the README and the closing note."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+
+def bench_parser(
+    description: str | None, *, runs: int, projects: int, seed: bool = False
+) -> argparse.ArgumentParser:
+    """The options every benchmark takes: --runs, --projects, --json (and --seed)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--projects", type=int, default=projects)
+    if seed:
+        parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    return parser
+
+
+def parse_bench_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse the options and log progress with timestamps."""
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    return args

@@ -10,15 +10,14 @@ Usage: python -m bench.emulator_bench [--runs 1000000] [--projects 50] [--json F
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bench import bench_parser, parse_bench_args
 from emulator.model_lab.data import ModelLabStore, RunQuery
 
 logger = logging.getLogger("labsync.bench")
@@ -36,12 +35,8 @@ def page_render_ms(store: ModelLabStore, query: RunQuery, pages: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--projects", type=int, default=50)
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    parser = bench_parser(__doc__, runs=1_000_000, projects=50)
+    args = parse_bench_args(parser, argv)
 
     started = time.perf_counter()
     store = ModelLabStore(seed=1, projects=args.projects, runs=args.runs)

@@ -11,7 +11,6 @@ Usage: python -m bench.facets_bench [--runs 100000] [--projects 20] [--seed 1] [
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import bench_parser, parse_bench_args
 from bench.sync_bench import CORE_ONLY, change_runs, run_sync, start_emulator
 from pipelines import history
 
@@ -49,13 +49,8 @@ def timed_sync(base_url: str, warehouse: Path, env: dict[str, str] | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=100_000)
-    parser.add_argument("--projects", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    parser = bench_parser(__doc__, runs=100_000, projects=20, seed=True)
+    args = parse_bench_args(parser, argv)
 
     emulator, base_url = start_emulator(args.runs, args.projects, args.seed)
     figures: dict[str, Any] = {"runs": args.runs, "projects": args.projects}

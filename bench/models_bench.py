@@ -16,7 +16,6 @@ Usage: python -m bench.models_bench [--runs 1000000] [--projects 20] [--keep PAT
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import shutil
@@ -29,6 +28,7 @@ from typing import Any, cast
 
 import duckdb
 
+from bench import bench_parser, parse_bench_args
 from pipelines import models
 from pipelines.search import search_runs
 
@@ -209,13 +209,9 @@ def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--projects", type=int, default=20)
+    parser = bench_parser(__doc__, runs=1_000_000, projects=20)
     parser.add_argument("--keep", type=Path, help="write the warehouse here and keep it")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    args = parse_bench_args(parser, argv)
     logging.getLogger("labsync.models").setLevel(logging.WARNING)
 
     scratch = Path(tempfile.mkdtemp(prefix="labsync-models-bench-"))

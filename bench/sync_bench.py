@@ -15,7 +15,6 @@ Usage: python -m bench.sync_bench [--runs 100000] [--projects 20] [--seed 1] [--
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +33,8 @@ from urllib.parse import urlencode
 import orjson
 import requests
 import urllib3
+
+from bench import bench_parser, parse_bench_args
 
 logger = logging.getLogger("labsync.bench")
 
@@ -77,6 +78,9 @@ def start_emulator(runs: int, projects: int, seed: int) -> tuple[subprocess.Pope
     raise RuntimeError("emulator did not start")
 
 
+ML_API = "/api/v2/model-lab-api"
+
+
 def fetch_floor(base_url: str) -> tuple[float, int, int, list[str]]:
     """Seconds, rows and requests to only GET and parse every list page, one after another
     over one keep-alive connection with the sync's own transport (urllib3 and orjson); and
@@ -86,19 +90,11 @@ def fetch_floor(base_url: str) -> tuple[float, int, int, list[str]]:
     parents: list[str] = []
     started = time.perf_counter()
     for path in ("projects", "runs"):
-        number: int | None = None
-        while True:
-            params: dict[str, Any] = {"sort": "-updated_at", "page[size]": 100}
-            if number is not None:
-                params["page[number]"] = number
-            body = _get(pool, f"/api/v2/model-lab-api/{path}", params)
+        for data in _pages(pool, f"{ML_API}/{path}", {"sort": "-updated_at"}):
             calls += 1
-            rows += len(body["data"])
+            rows += len(data)
             if path == "runs":
-                parents += [r["id"] for r in body["data"] if r["attributes"].get("has_children")]
-            number = body["meta"]["page"].get("next_number")
-            if number is None or not body["data"]:
-                break
+                parents += [r["id"] for r in data if r["attributes"].get("has_children")]
     return time.perf_counter() - started, rows, calls, parents
 
 
@@ -109,28 +105,28 @@ def hierarchy_floor(base_url: str, parents: list[str]) -> tuple[float, int]:
     calls = 0
     started = time.perf_counter()
     for parent in parents:
-        number: int | None = None
-        while True:
-            params: dict[str, Any] = {
-                "sort": "created_at",
-                "page[size]": 100,
-                "filter[parent_run_id]": parent,
-            }
-            if number is not None:
-                params["page[number]"] = number
-            body = _get(pool, "/api/v2/model-lab-api/runs", params)
-            calls += 1
-            number = body["meta"]["page"].get("next_number")
-            if number is None or not body["data"]:
-                break
+        filters = {"sort": "created_at", "filter[parent_run_id]": parent}
+        calls += sum(1 for _ in _pages(pool, f"{ML_API}/runs", filters))
     return time.perf_counter() - started, calls
 
 
-def _get(pool: urllib3.HTTPConnectionPool, path: str, params: Mapping[str, Any]) -> Any:
-    response = pool.urlopen("GET", f"{path}?{urlencode(params)}", headers=HEADERS)
-    if response.status != 200:
-        raise RuntimeError(f"GET {path} answered {response.status}")
-    return orjson.loads(response.data)
+def _pages(
+    pool: urllib3.HTTPConnectionPool, path: str, params: Mapping[str, Any]
+) -> Iterator[list[dict[str, Any]]]:
+    """The `data` of each page of a listing, 100 rows a page, following `next_number`."""
+    number: int | None = None
+    while True:
+        query = {**params, "page[size]": 100}
+        if number is not None:
+            query["page[number]"] = number
+        response = pool.urlopen("GET", f"{path}?{urlencode(query)}", headers=HEADERS)
+        if response.status != 200:
+            raise RuntimeError(f"GET {path} answered {response.status}")
+        body = orjson.loads(response.data)
+        yield body["data"]
+        number = body["meta"]["page"].get("next_number")
+        if number is None or not body["data"]:
+            return
 
 
 # what the floors bound: the project and run listings and the sweep hierarchy (no facets or
@@ -194,13 +190,8 @@ def api_requests(base_url: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=100_000)
-    parser.add_argument("--projects", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    parser = bench_parser(__doc__, runs=100_000, projects=20, seed=True)
+    args = parse_bench_args(parser, argv)
 
     build_started = time.perf_counter()
     emulator, base_url = start_emulator(args.runs, args.projects, args.seed)

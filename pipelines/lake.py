@@ -28,12 +28,12 @@ import fsspec
 import pyarrow as pa
 
 from .common.config import config_value, secret_value
+from .common.dlt_tables import LOAD_ID  # the load column Delta tables carry
 from .common.errors import ConfigurationError
 
 logger = logging.getLogger("labsync")
 
 DLT_TABLES = ("_dlt_version", "_dlt_loads", "_dlt_pipeline_state")
-LOAD_ID = "_dlt_load_id"  # the column Delta tables carry (see `dlt_tables.route_table`)
 
 
 @dataclass(frozen=True)

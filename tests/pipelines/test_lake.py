@@ -42,6 +42,21 @@ def change_some_runs(emu: Emulator) -> int:
     return ids[8]
 
 
+def sync_twice(
+    emu: Emulator, views: Path, url: str, reference: Path | None, table_format: str = "parquet"
+) -> int:
+    """Sync the lake (and the DuckDB reference), change the emulator, sync both again with
+    `--reconcile`. Returns the hard-deleted run id."""
+    runner.sync(views, sources=["model_lab"], lake=url, table_format=table_format)
+    if reference:
+        run_sync(reference)
+    deleted = change_some_runs(emu)
+    runner.sync(views, sources=["model_lab"], lake=url, table_format=table_format, reconcile=True)
+    if reference:
+        run_sync(reference, reconcile=True)
+    return deleted
+
+
 def assert_views_match_reference(views: Path, url: str, reference: Path, deleted: int) -> None:
     """The lake's analytics views equal the DuckDB warehouse's; the hard delete is flagged."""
     assert runner.build_models_in(views, lake=url) == []
@@ -82,11 +97,7 @@ def test_local_lake_resolves_to_the_same_views_as_the_duckdb_warehouse(
     lake = tmp_path / "lake"
     lake_views = tmp_path / "views" / "lake.duckdb"
     reference = tmp_path / "reference" / "labsync.duckdb"
-    runner.sync(lake_views, sources=["model_lab"], lake=str(lake))
-    run_sync(reference)
-    deleted = change_some_runs(datadog_env)
-    runner.sync(lake_views, sources=["model_lab"], lake=str(lake), reconcile=True)
-    run_sync(reference, reconcile=True)
+    deleted = sync_twice(datadog_env, lake_views, str(lake), reference)
     assert any(lake.rglob("*.parquet"))
     assert_views_match_reference(lake_views, str(lake), reference, deleted)
 

@@ -16,25 +16,12 @@ from deltalake import DeltaTable
 from emulator import Emulator
 from pipelines import lake as lakes
 from pipelines import runner
-from tests.conftest import sync_model_lab as run_sync
 from tests.pipelines.test_lake import (
     assert_views_match_reference,
-    change_some_runs,
     snapshot,
+    sync_twice,
     use_s3,
 )
-
-
-def sync_twice(emu: Emulator, views: Path, url: str, reference: Path | None) -> int:
-    """Sync the lake (and the DuckDB reference), change the emulator, sync both again."""
-    runner.sync(views, sources=["model_lab"], lake=url, table_format="delta")
-    if reference:
-        run_sync(reference)
-    deleted = change_some_runs(emu)
-    runner.sync(views, sources=["model_lab"], lake=url, table_format="delta", reconcile=True)
-    if reference:
-        run_sync(reference, reconcile=True)
-    return deleted
 
 
 def test_local_delta_lake_resolves_to_the_same_views_as_the_duckdb_warehouse(
@@ -43,7 +30,7 @@ def test_local_delta_lake_resolves_to_the_same_views_as_the_duckdb_warehouse(
     lake = tmp_path / "lake"
     lake_views = tmp_path / "views" / "lake.duckdb"
     reference = tmp_path / "reference" / "labsync.duckdb"
-    deleted = sync_twice(datadog_env, lake_views, str(lake), reference)
+    deleted = sync_twice(datadog_env, lake_views, str(lake), reference, "delta")
     runs = lake / "raw_model_lab" / "runs"
     assert (runs / "_delta_log").is_dir()
     # runs merge in place (one row per run); params are appended per load
@@ -92,7 +79,7 @@ def test_s3_delta_lake_on_a_loopback_server(
     url = "s3://labsync-lake/prod"
     lake_views = tmp_path / "views" / "lake.duckdb"
     reference = tmp_path / "reference" / "labsync.duckdb"
-    sync_twice(datadog_env, lake_views, url, reference)
+    sync_twice(datadog_env, lake_views, url, reference, "delta")
     assert runner.build_models_in(lake_views, lake=url) == []
     options = {
         "aws_access_key_id": "lake-test-key",
