@@ -20,7 +20,7 @@ import functools
 import json
 import logging
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -29,6 +29,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from . import dialects
 from .common.config import config_value
 from .common.errors import ConfigurationError, LabsyncError
 
@@ -40,6 +41,8 @@ MACRO_SCHEMA = "analytics"
 DIRECTIONS_KEY = "models.metric_directions"
 DIRECTIONS_TABLE = "staging.stg_config__metric_directions"
 DIRECTIONS = ("min", "max")
+
+Fetch = Callable[[str], list[tuple[object, ...]]]  # DuckDB SQL in, rows out
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
     models = []
     for folder, schema in LAYERS.items():
         for path in sorted((sql_dir / folder).rglob("*.sql")):
+            if dialects.is_override(path):  # `<model>.<engine>.sql`: read by `dialects`
+                continue
             sql = path.read_text(encoding="utf-8").strip().rstrip(";")
             models.append(Model(schema, path.stem, path, sql))
     return models
@@ -185,9 +190,12 @@ def materialise_config(
         )
 
 
-def pin_dynamic_pivots(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+def pin_dynamic_pivots(
+    con: duckdb.DuckDBPyConnection | None, sql: str, fetch: Fetch | None = None
+) -> str:
     """`sql` with each dynamic `pivot ... on col` given the explicit `in (...)` list of the
     values `col` has now (sorted), so the query can be a view. Unchanged without such pivots.
+    `fetch` runs a DuckDB query on another engine (default: on `con`).
 
     A pivot with no values at all becomes the `group by` it would have produced (no value
     columns), or fails when it has no `group by`.
@@ -211,7 +219,7 @@ def pin_dynamic_pivots(con: duckdb.DuckDBPyConnection, sql: str) -> str:
             on = ", ".join(e.sql("duckdb") for e in pivot.expressions)
             raise ModelError(f"dynamic pivot on several columns ({on}): pivot on one column")
         (column,) = pivot.expressions
-        values = _distinct_values(con, tree, pivot, column)
+        values = _distinct_values(fetch or _fetcher(con), tree, pivot, column)
         if values:
             column.replace(exp.In(this=column.copy(), expressions=[exp.convert(v) for v in values]))
             continue
@@ -224,8 +232,14 @@ def pin_dynamic_pivots(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     return tree.sql("duckdb")
 
 
+def _fetcher(con: duckdb.DuckDBPyConnection | None) -> Fetch:
+    if con is None:
+        raise ValueError("pin_dynamic_pivots needs a connection or a fetch function")
+    return lambda sql: con.execute(sql).fetchall()
+
+
 def _distinct_values(
-    con: duckdb.DuckDBPyConnection, tree: exp.Expression, pivot: exp.Pivot, column: exp.Column
+    fetch: Fetch, tree: exp.Expression, pivot: exp.Pivot, column: exp.Column
 ) -> list[object]:
     """The values of the pivot's `on` column, read through the CTEs defined before it."""
     query = (
@@ -240,7 +254,7 @@ def _distinct_values(
         if cte is home:
             break
         query = query.with_(cte.alias_or_name, cte.this.copy())
-    return [row[0] for row in con.execute(query.sql("duckdb")).fetchall()]
+    return [row[0] for row in fetch(query.sql("duckdb"))]
 
 
 def discover_macros(sql_dir: Path = SQL_DIR) -> list[Model]:

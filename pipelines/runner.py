@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from . import history, models
 from . import lake as lakes
+from . import postgres as pg
 from .common import dlt_tables
 from .common.errors import ConfigurationError, LabsyncError
 from .common.stats import SyncStats
@@ -76,16 +78,17 @@ def raw_dataset(source: str) -> str:
     return f"raw_{source}"
 
 
-def make_pipeline(source: str, warehouse: Path, database: Path | str) -> dlt.Pipeline:
+def make_pipeline(source: str, warehouse: Path, database: Path | str | pg.Target) -> dlt.Pipeline:
     """The source's pipeline; its state lives beside the published `warehouse`.
 
-    `database` is a DuckDB file, or a lake URL for dlt's filesystem destination.
+    `database` is a DuckDB file, a lake URL for dlt's filesystem destination, or Postgres.
     """
-    destination = (
-        dlt.destinations.filesystem(bucket_url=database)
-        if isinstance(database, str)
-        else dlt.destinations.duckdb(str(database))
-    )
+    if isinstance(database, pg.Target):
+        destination = database.destination()
+    elif isinstance(database, str):
+        destination = dlt.destinations.filesystem(bucket_url=database)
+    else:
+        destination = dlt.destinations.duckdb(str(database))
     return dlt.pipeline(
         pipeline_name=f"labsync_{source}",
         destination=destination,
@@ -150,7 +153,9 @@ def _run_source(pipeline: dlt.Pipeline, source: Any, result: SourceResult) -> No
             # a previous sync extracted but did not load: finish that first, then extract anew
             logger.info("%s: loading data left pending by an interrupted sync", result.name)
             pipeline.load()
-        pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT)
+        # Postgres: insert_values (parquet needs an ADBC driver; csv loads "" as NULL)
+        postgres = pipeline.destination.destination_type.endswith(".postgres")
+        pipeline.run(source, loader_file_format="insert_values" if postgres else LOADER_FILE_FORMAT)
     except PipelineStepFailed as exc:
         cause = _root_cause(exc)
         message = (
@@ -205,12 +210,14 @@ def sync(
     options: Mapping[str, Any] | None = None,
     lake: str | None = None,
     table_format: str = "parquet",
+    destination: str = "duckdb",
 ) -> SyncResult:
     """Sync the sources into a working copy, build the views, publish `warehouse`.
 
     With `lake` (a folder or bucket URL) the raw tables go there as Parquet through dlt's
     filesystem destination instead, or as Delta tables with `table_format="delta"`;
-    `build_models_in` then builds the views over it.
+    `build_models_in` then builds the views over it. With `destination="postgres"` the raw
+    tables and the views go to the Postgres of dlt's credentials (see `postgres`).
 
     Raises `ConfigurationError` before any request, `WarehouseBusy` when another sync runs,
     `SyncFailed` after publishing what the other sources loaded when a source failed.
@@ -221,14 +228,17 @@ def sync(
     if table_format != "parquet" and not lake:
         raise ConfigurationError(f"table format {table_format} needs a lake (--bucket-url)")
     specs, skipped = select_sources(sources)
+    postgres = pg.target() if destination == "postgres" else None  # reachable, or exit 2
+    if postgres:
+        warehouse = postgres.local_anchor(warehouse)
     if lake:  # lock, dlt state and history of a lake live beside the warehouse, per URL
         lake = lakes.normalise_url(lake)
         warehouse = lakes.local_anchor(lake, warehouse)
     result = SyncResult(warehouse, skipped=skipped)
-    with exclusive_lock(warehouse, "sync"):
+    with exclusive_lock(warehouse, "sync"), pg.writer_lock(postgres) if postgres else nullcontext():
         for name in skipped:
             logger.info("skipping source %s: no credentials configured", name)
-        work: Path | str = lake or prepare_working_copy(warehouse)
+        work: Path | str | pg.Target = postgres or lake or prepare_working_copy(warehouse)
         sync_id = uuid.uuid4().hex[:12]
         planned = []
         for spec in specs:  # build every source first: configuration errors before any request
@@ -252,6 +262,9 @@ def sync(
         history.append(warehouse, records)
         # a failed load may have left a source's tables half-written: publish nothing then
         load_failed = any(s.failed_step == "load" for s in result.failed)
+        if isinstance(work, pg.Target) and build_models and not load_failed:
+            result.audit_failures = pg.build_views(work, history.read(warehouse))
+            result.published = True
         if isinstance(work, Path):
             result.audit_failures = _build(warehouse, work, build_models)
         if isinstance(work, Path) and not load_failed:

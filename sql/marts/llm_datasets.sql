@@ -15,7 +15,7 @@ posthog as (
 final as (
 
     select vendor, dataset_id, name, item_count, updated_at, locked_by from llm_obs
-    union all by name
+    union all
     select vendor, dataset_id, name, item_count, updated_at, locked_by from posthog
 
 )

@@ -12,13 +12,25 @@ interactions as (
 
 ),
 
+label_reads as (
+
+    select
+        queue_id,
+        label_id,
+        name,
+        row_number() over (partition by queue_id, label_id order by read_at desc) as recency
+
+    from staging.stg_llm_obs__label_schemas
+    where label_id is not null and read_at is not null
+
+),
+
 label_names as (
 
     -- a renamed label keeps its id: the newest name wins
-    select queue_id, label_id, arg_max(name, read_at) as name
-    from staging.stg_llm_obs__label_schemas
-    where label_id is not null
-    group by queue_id, label_id
+    select queue_id, label_id, name
+    from label_reads
+    where recency = 1
 
 ),
 

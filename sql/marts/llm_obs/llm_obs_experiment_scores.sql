@@ -42,7 +42,8 @@ summaries as (
         label,
         mode(metric_type) as metric_type,
         avg(score_value) as summary_score,
-        any_value(categorical_value) as summary_categorical_value,
+        -- the lowest when several disagree (deterministic on every engine)
+        min(categorical_value) as summary_categorical_value,
         bool_or(boolean_value) as summary_boolean_value
 
     from metrics

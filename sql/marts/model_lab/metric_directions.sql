@@ -30,14 +30,12 @@ every_metric as (
 
 ),
 
-worded as (
+snake_cased as (
 
     select
         metric,
-        -- camelCase to snake_case, then split on anything that is not a letter
-        string_split_regex(
-            lower(regexp_replace(metric, '([a-z0-9])([A-Z])', '\1_\2', 'g')), '[^a-z]+'
-        ) as words
+        -- camelCase to snake_case (trainLoss -> train_loss), lower-cased
+        lower(regexp_replace(metric, '([a-z0-9])([A-Z])', '\1_\2', 'g')) as snake
 
     from every_metric
 
@@ -46,23 +44,24 @@ worded as (
 decided as (
 
     select
-        worded.metric,
+        snake_cased.metric,
         coalesce(
             overrides.direction,
             case
-                when list_has_any(worded.words, [
-                    'loss', 'error', 'mse', 'rmse', 'mae', 'mape', 'perplexity', 'latency',
-                    'wer', 'cer', 'duration', 'time', 'cost'
-                ]) then 'min'
+                -- one of the words, between non-letters or the ends of the key
+                when regexp_matches(
+                    snake_cased.snake,
+                    '(^|[^a-z])(loss|error|mse|rmse|mae|mape|perplexity|latency|wer|cer|duration|time|cost)([^a-z]|$)'
+                ) then 'min'
                 else 'max'
             end
         ) as direction,
         case when overrides.direction is null then 'default' else 'config' end as source
 
-    from worded
+    from snake_cased
 
     left join overrides
-        on worded.metric = overrides.metric
+        on snake_cased.metric = overrides.metric
 
 )
 

@@ -21,7 +21,7 @@ per_run as (
     select
         project_id,
         run_id,
-        any_value(run_name) as run_name,
+        min(run_name) as run_name,  -- one name per run
         avg(win_rate) as mean_win_rate,
         count(*) as n_metrics
 

@@ -45,26 +45,24 @@ parents as (
 
 ),
 
-child_metrics as (
+child_values as (
 
     select
         runs.parent_run_id,
         run_comparison.metric,
-        any_value(run_comparison.direction) as direction,
-        count(*) as n_children_with_metric,
+        run_comparison.direction,
+        run_comparison.run_id,
+        run_comparison.latest,
         -- best first whatever the direction, then the lower run id
-        arg_min(
-            run_comparison.run_id,
-            (
+        row_number() over (
+            partition by runs.parent_run_id, run_comparison.metric
+            order by
                 case run_comparison.direction
                     when 'min' then run_comparison.latest
                     else -run_comparison.latest
                 end,
                 run_comparison.run_id
-            )
-        ) as best_run_id,
-        min(run_comparison.latest) as lowest,
-        max(run_comparison.latest) as highest
+        ) as best_first
 
     from run_comparison
 
@@ -73,7 +71,22 @@ child_metrics as (
 
     where runs.parent_run_id is not null and run_comparison.is_eligible
 
-    group by runs.parent_run_id, run_comparison.metric
+),
+
+child_metrics as (
+
+    select
+        parent_run_id,
+        metric,
+        min(direction) as direction,  -- one direction per metric
+        count(*) as n_children_with_metric,
+        min(case when best_first = 1 then run_id end) as best_run_id,
+        min(latest) as lowest,
+        max(latest) as highest
+
+    from child_values
+
+    group by parent_run_id, metric
 
 ),
 

@@ -18,27 +18,14 @@ tombstones as (
 
 ),
 
-flagged as (
+vanished as (
 
     select
-        items.item_id,
-        items.dataset_id,
-        items.input,
-        items.output,
-        items.metadata,
-        items.ref_trace_id,
-        items.ref_timestamp,
-        items.ref_source_id,
-        items.created_by,
-        items.team_id,
-        items.created_at,
-        items.updated_at,
+        items.*,
         coalesce(item_tombstones.detected_at > items.synced_at, false) as is_vanished,
+        item_tombstones.detected_at,
         -- a dataset the warehouse never had: deleted when the API said it is gone
-        coalesce(datasets.is_deleted, dataset_tombstones.id is not null) as dataset_is_deleted,
-        items.is_soft_deleted or is_vanished or dataset_is_deleted as is_deleted,
-        case when is_vanished then item_tombstones.detected_at end as vanished_detected_at,
-        items.synced_at
+        coalesce(datasets.is_deleted, dataset_tombstones.id is not null) as dataset_is_deleted
 
     from items
 
@@ -57,7 +44,25 @@ flagged as (
 
 final as (
 
-    select * exclude (is_vanished) from flagged
+    select
+        item_id,
+        dataset_id,
+        input,
+        output,
+        metadata,
+        ref_trace_id,
+        ref_timestamp,
+        ref_source_id,
+        created_by,
+        team_id,
+        created_at,
+        updated_at,
+        dataset_is_deleted,
+        is_soft_deleted or is_vanished or dataset_is_deleted as is_deleted,
+        case when is_vanished then detected_at end as vanished_detected_at,
+        synced_at
+
+    from vanished
 
 )
 

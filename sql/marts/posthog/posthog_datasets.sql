@@ -13,22 +13,13 @@ tombstones as (
 
 ),
 
-flagged as (
+vanished as (
 
     select
-        datasets.dataset_id,
-        datasets.name,
-        datasets.description,
-        datasets.metadata,
-        datasets.created_by,
-        datasets.team_id,
-        datasets.created_at,
-        datasets.updated_at,
+        datasets.*,
         -- a row loaded again after its id vanished (un-deleted) is live again
         coalesce(tombstones.detected_at > datasets.synced_at, false) as is_vanished,
-        datasets.is_soft_deleted or is_vanished as is_deleted,
-        case when is_vanished then tombstones.detected_at end as vanished_detected_at,
-        datasets.synced_at
+        tombstones.detected_at
 
     from datasets
 
@@ -39,7 +30,20 @@ flagged as (
 
 final as (
 
-    select * exclude (is_vanished) from flagged
+    select
+        dataset_id,
+        name,
+        description,
+        metadata,
+        created_by,
+        team_id,
+        created_at,
+        updated_at,
+        is_soft_deleted or is_vanished as is_deleted,
+        case when is_vanished then detected_at end as vanished_detected_at,
+        synced_at
+
+    from vanished
 
 )
 

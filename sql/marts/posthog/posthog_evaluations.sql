@@ -13,30 +13,12 @@ tombstones as (
 
 ),
 
-flagged as (
+vanished as (
 
     select
-        evaluations.evaluation_id,
-        evaluations.name,
-        evaluations.description,
-        evaluations.enabled,
-        evaluations.status,
-        evaluations.status_reason,
-        evaluations.evaluation_type,
-        evaluations.output_type,
-        evaluations.evaluation_config,
-        evaluations.output_config,
-        evaluations.conditions,
-        evaluations.model_configuration,
-        evaluations.target,
-        evaluations.target_config,
-        evaluations.created_by,
-        evaluations.created_at,
-        evaluations.updated_at,
+        evaluations.*,
         coalesce(tombstones.detected_at > evaluations.synced_at, false) as is_vanished,
-        evaluations.is_soft_deleted or is_vanished as is_deleted,
-        case when is_vanished then tombstones.detected_at end as vanished_detected_at,
-        evaluations.synced_at
+        tombstones.detected_at
 
     from evaluations
 
@@ -47,7 +29,29 @@ flagged as (
 
 final as (
 
-    select * exclude (is_vanished) from flagged
+    select
+        evaluation_id,
+        name,
+        description,
+        enabled,
+        status,
+        status_reason,
+        evaluation_type,
+        output_type,
+        evaluation_config,
+        output_config,
+        conditions,
+        model_configuration,
+        target,
+        target_config,
+        created_by,
+        created_at,
+        updated_at,
+        is_soft_deleted or is_vanished as is_deleted,
+        case when is_vanished then detected_at end as vanished_detected_at,
+        synced_at
+
+    from vanished
 
 )
 
