@@ -72,7 +72,10 @@ def model_sql(engine: Engine, model: Model, available: set[str]) -> str | None:
     if read != dialects.SOURCE:  # an override, in the engine's own SQL
         tree = dialects.parse(text, read)
         missing = {f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db} - available
-        return None if missing else engine.render(text, read=read)
+        if missing:
+            return None
+        # verbatim unless schemas are renamed: sqlglot's round trip can lose engine functions
+        return engine.render(text, read=read) if engine.schemas else text
     sql: str | None = text
     if models.tables_read(text) - available:
         sql = models.without_missing_inputs(text, available)

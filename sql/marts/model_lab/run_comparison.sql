@@ -60,14 +60,14 @@ ranked as (
 
     select
         *,
-        -- one window (one sort) for everything: eligible runs first, best value first
+        -- eligible runs first, best value first
         rank() over best_first as rank_among_eligible,
         first_value(case when is_eligible then sort_value end) over best_first as best_sort_value,
         sum(case when is_eligible then 1 else 0 end) over (
-            best_first rows between unbounded preceding and unbounded following
+            partition by project_id, metric
         ) as n_ranked_runs,
-        -- the run itself and the runs tied with it
-        count(*) over (best_first range between current row and current row) as n_peers
+        -- the run itself and the runs tied with it (its peers in best_first)
+        count(*) over (partition by project_id, metric, is_eligible, sort_value) as n_peers
 
     from measured
 
