@@ -174,8 +174,9 @@ class PostgresEngine(engines.Engine):
 
         typed = ", ".join(f"{c} {PG_TYPES.get(t, t)}" for c, t in columns)
         with self.con.cursor() as cur:
-            cur.execute(f"drop table if exists {name}")
-            cur.execute(f"create table {name} ({typed})")
+            # emptied, not dropped: the published views depend on it until the swap
+            cur.execute(f"create table if not exists {name} ({typed})")
+            cur.execute(f"truncate {name}")
             if rows:
                 execute_values(cur, f"insert into {name} values %s", rows)
 

@@ -289,11 +289,20 @@ def _build(
         return models.run_audits(con)
 
 
-def build_models_in(warehouse: Path, lake: str | None = None) -> list[models.AuditFailure]:
+def build_models_in(
+    warehouse: Path, lake: str | None = None, engine: str = "duckdb"
+) -> list[models.AuditFailure]:
     """`labsync models`: rebuild the views in the working copy and publish it.
 
-    With `lake`, `warehouse` becomes a small DuckDB file of views over the lake's Parquet.
+    With `lake`, `warehouse` becomes a small DuckDB file of views over the lake's Parquet;
+    with `engine="spark"` the views are built in a Spark session over the lake instead.
     """
+    if engine == "spark":
+        from . import spark
+
+        if not lake:
+            raise ConfigurationError("--engine spark builds over a lake: give --lake URL")
+        return spark.build_views(lake, lakes.local_anchor(lake, warehouse))[1]
     with exclusive_lock(warehouse, "models"):
         work = prepare_working_copy(warehouse)
         history_of = lakes.local_anchor(lake, warehouse) if lake else warehouse

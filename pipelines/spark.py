@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import engines, history
+from . import engines, history, models
 from . import lake as lakes
 from .common.errors import ConfigurationError
+from .warehouse import state_dir
 
 logger = logging.getLogger("labsync")
 
@@ -119,9 +120,8 @@ def attach(spark: Any, url: str) -> list[lakes.LakeTable]:
 class SparkEngine(engines.Engine):
     dialect = "spark"
 
-    def __init__(self, spark: Any, state: Path) -> None:
+    def __init__(self, spark: Any) -> None:
         self.spark = spark
-        self.state = state  # where tables labsync writes (the sync history) keep their files
 
     def execute(self, sql: str) -> None:
         self.spark.sql(sql)
@@ -177,3 +177,19 @@ def write_history(spark: Any, records: list[history.SyncRunRecord], folder: Path
     spark.sql(f"drop table if exists {name}")
     spark.sql(f"create table {name} using parquet location '{folder.as_uri()}'")
     spark.catalog.refreshTable(name)
+
+
+def build_views(
+    url: str, history_of: Path, spark: Any = None, master: str | None = None
+) -> tuple[Any, list[models.AuditFailure]]:
+    """Attach the lake, build `staging` and `analytics` in Spark and audit them.
+
+    Returns the session (the views live in its catalog) and the audit failures. `history_of`
+    is the lake's local anchor: its sync history becomes `raw_labsync.sync_runs`.
+    """
+    session_ = spark or session(master)
+    attach(session_, url)
+    write_history(session_, history.read(history_of), state_dir(history_of) / "spark-sync-runs")
+    engine = SparkEngine(session_)
+    engines.build(engine)
+    return session_, engines.run_audits(engine)

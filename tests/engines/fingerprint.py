@@ -96,3 +96,53 @@ def diff(reference: dict, other: dict) -> list[str]:
         for view in sorted(set(reference) | set(other))
         if reference.get(view) != other.get(view)
     ]
+
+
+def duckdb_reference(path: str) -> tuple[list[str], dict[str, set[str]], Fetch]:
+    """The analytics views of a DuckDB warehouse, their JSON columns, and a fetch."""
+    import duckdb
+
+    con = duckdb.connect(path, read_only=True)
+    views = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'analytics' order by 1"
+        ).fetchall()
+    ]
+    json_columns = {
+        v: {r[0] for r in con.execute(f"describe analytics.{v}").fetchall() if r[1] == "JSON"}
+        for v in views
+    }
+
+    def fetch(view: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor = con.execute(f"select * from analytics.{view}")
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+    return views, json_columns, fetch
+
+
+def postgres_fetch(url: str) -> Fetch:
+    """Rows as Postgres returns them, JSON as its text (not parsed by the driver)."""
+    import psycopg2
+    import psycopg2.extras
+
+    con = psycopg2.connect(url)
+    con.autocommit = True
+    psycopg2.extras.register_default_json(con, loads=lambda s: s)
+    psycopg2.extras.register_default_jsonb(con, loads=lambda s: s)
+
+    def fetch(view: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with con.cursor() as cur:
+            cur.execute(f'select * from analytics."{view}"')
+            return [d[0] for d in cur.description], cur.fetchall()
+
+    return fetch
+
+
+def spark_fetch(spark: Any) -> Fetch:
+    def fetch(view: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        frame = spark.sql(f"select * from analytics.`{view}`")
+        return frame.columns, [tuple(r) for r in frame.collect()]
+
+    return fetch
