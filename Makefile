@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint format bench lock clean
 
 $(STAMP): pyproject.toml constraints.txt
+	# the engine tests start a PostgreSQL server (Debian's) and Spark (needs Java 17+)
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq postgresql)
+	command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
@@ -20,7 +24,7 @@ demo: $(STAMP) ## sync the embedded emulator into DuckDB, build the views, print
 test: $(STAMP) ## lint and run every test (offline, real loopback HTTP)
 	$(BIN)/ruff check pipelines emulator tests bench
 	$(BIN)/ruff format --check pipelines emulator tests bench
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines emulator tests bench

@@ -88,7 +88,7 @@ def _report_audits(failures: list[models.AuditFailure]) -> int:
 
 
 def _lake_url(args: argparse.Namespace) -> str | None:
-    if args.destination == "duckdb":
+    if args.destination in ("duckdb", "postgres"):
         if args.bucket_url:
             raise ConfigurationError("--bucket-url needs --destination filesystem")
         return None
@@ -125,6 +125,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             build_models=not args.no_models,
             lake=_lake_url(args),
             table_format=args.table_format,
+            destination="postgres" if args.destination == "postgres" else "duckdb",
             options=_artifact_options(args, warehouse),
         )
     except runner.SyncFailed as exc:
@@ -141,8 +142,17 @@ def _age(seconds: float | None) -> str:
     return f"{hours}h{rest // 60:02d}m"
 
 
+def _history_of(args: argparse.Namespace, warehouse: Path) -> Path:
+    """Where the history of `--destination postgres` lives (beside the warehouse path)."""
+    if getattr(args, "destination", "duckdb") != "postgres":
+        return warehouse
+    from . import postgres
+
+    return postgres.configured().local_anchor(warehouse)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    warehouse = warehouse_path(args.warehouse)
+    warehouse = _history_of(args, warehouse_path(args.warehouse))
     max_age_h = args.max_age_hours
     if max_age_h is None:
         max_age_h = as_float("labsync.max_age_hours", DEFAULT_MAX_AGE_HOURS, minimum=0.0)
@@ -174,12 +184,18 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    if args.lake:
+    if args.lake or args.engine == "spark":
         warehouse = warehouse_path(args.warehouse or LAKE_WAREHOUSE)
     else:
         warehouse = warehouse_path(args.warehouse)
         if not warehouse.exists():
             raise ConfigurationError(f"no warehouse at {warehouse}: run `labsync sync` first")
+    if args.engine == "spark":
+        if args.spark_master:
+            os.environ["LABSYNC_SPARK_MASTER"] = args.spark_master
+        failures = runner.build_models_in(warehouse, lake=args.lake, engine="spark")
+        _out(f"built the views in Spark over {args.lake}")
+        return _report_audits(failures)
     failures = runner.build_models_in(warehouse, lake=args.lake)
     _out(f"built the views and published {warehouse}")
     return _report_audits(failures)
@@ -189,7 +205,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from . import compare
 
     try:
-        result = compare.compare(warehouse_path(args.warehouse), args.run_ids, args.baseline)
+        result = compare.compare(
+            warehouse_path(args.warehouse), args.run_ids, args.baseline, args.destination
+        )
     except compare.UnknownRuns as exc:
         logger.error("%s", exc)
         return EXIT_USAGE
@@ -311,9 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument(
         "--destination",
-        choices=["duckdb", "filesystem"],
+        choices=["duckdb", "filesystem", "postgres"],
         default="duckdb",
-        help="filesystem: raw tables as Parquet in --bucket-url (a folder or s3://...)",
+        help="filesystem: raw tables as Parquet in --bucket-url (a folder or s3://...); "
+        "postgres: tables and views in the Postgres of DESTINATION__POSTGRES__CREDENTIALS",
     )
     sync.add_argument("--bucket-url", help="lake folder or bucket for --destination filesystem")
     sync.add_argument(
@@ -330,9 +349,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help=f"build the views over this Parquet/Delta lake (into {LAKE_WAREHOUSE} by default)",
     )
+    build.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="spark: build the views over --lake in Spark SQL (docs/engines.md)",
+    )
+    build.add_argument(
+        "--spark-master", help="Spark master URL (default: $LABSYNC_SPARK_MASTER or local[2])"
+    )
 
     status = commands.add_parser("status", help="last sync per resource; exit 1 when stale")
     status.add_argument("--warehouse")
+    status.add_argument(
+        "--destination",
+        choices=["duckdb", "postgres"],
+        default="duckdb",
+        help="postgres: read the Postgres warehouse of DESTINATION__POSTGRES__CREDENTIALS",
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument(
         "--max-age-hours",
@@ -347,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_ids", metavar="RUN_ID", type=int, nargs="+")
     compare.add_argument("--baseline", metavar="RUN_ID", type=int, help="default: the first run")
     compare.add_argument("--warehouse")
+    compare.add_argument(
+        "--destination",
+        choices=["duckdb", "postgres"],
+        default="duckdb",
+        help="postgres: read the Postgres warehouse of DESTINATION__POSTGRES__CREDENTIALS",
+    )
 
     commands.add_parser(
         "emulate", help="serve the vendor API emulator (see --help)", add_help=False

@@ -10,12 +10,14 @@ delta / |baseline|, and better/worse by the metric's direction (`analytics.metri
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .common.errors import ConfigurationError
-from .warehouse import connect, table_exists
+from .warehouse import connect
 
 
 class UnknownRuns(ConfigurationError):
@@ -83,41 +85,78 @@ def metric_delta(
     return MetricDelta(metric, direction, run_id, value, baseline, delta, relative, better)
 
 
-def compare(warehouse: Path, run_ids: Sequence[int], baseline: int | None = None) -> Comparison:
-    """Compare `run_ids` (and `baseline`, default the first of them) in `warehouse`."""
+Query = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
+
+
+@contextmanager
+def reader(warehouse: Path, destination: str = "duckdb") -> Iterator[tuple[str, Query]]:
+    """(name, query) over the published warehouse: DuckDB read-only, or Postgres."""
+    if destination == "postgres":
+        from . import postgres
+
+        target = postgres.target()
+        con = target.connect()
+
+        def pg_query(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+            with con.cursor() as cur:
+                cur.execute(sql.replace("?", "%s"), list(params))
+                return list(cur.fetchall())
+
+        try:
+            yield f"Postgres {target.name}", pg_query
+        finally:
+            con.close()
+        return
+    if not warehouse.exists():
+        raise ConfigurationError(f"no warehouse at {warehouse}: run `labsync sync` first")
+    with connect(warehouse, read_only=True) as duck:
+        yield str(warehouse), lambda sql, params: duck.execute(sql, list(params)).fetchall()
+
+
+def compare(
+    warehouse: Path,
+    run_ids: Sequence[int],
+    baseline: int | None = None,
+    destination: str = "duckdb",
+) -> Comparison:
+    """Compare `run_ids` (and `baseline`, default the first of them) in `warehouse`
+    (or in the Postgres warehouse with `destination="postgres"`)."""
     ordered = list(dict.fromkeys([baseline, *run_ids] if baseline is not None else run_ids))
     if len(ordered) < 2:
         raise ConfigurationError("compare needs at least two different runs")
-    if not warehouse.exists():
-        raise ConfigurationError(f"no warehouse at {warehouse}: run `labsync sync` first")
     marks = ", ".join("?" * len(ordered))
-    with connect(warehouse, read_only=True) as con:
-        if not table_exists(con, "analytics", "metric_directions"):
-            raise ConfigurationError(f"{warehouse} has no analytics views: run `labsync models`")
+    with reader(warehouse, destination) as (name, query):
+        exists = query(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'analytics' and table_name = 'metric_directions'",
+            [],
+        )
+        if not exists[0][0]:
+            raise ConfigurationError(f"{name} has no analytics views: run `labsync models`")
         found = {
             row[0]: RunInfo(*row)
-            for row in con.execute(
+            for row in query(
                 "select run_id, project_id, name, status, is_deleted "
                 f"from analytics.model_lab_runs where run_id in ({marks})",
                 ordered,
-            ).fetchall()
+            )
         }
         missing = [str(i) for i in ordered if i not in found]
         if missing:
-            raise UnknownRuns(f"unknown run id(s) {', '.join(missing)}: not in {warehouse}")
-        params = con.execute(
+            raise UnknownRuns(f"unknown run id(s) {', '.join(missing)}: not in {name}")
+        params = query(
             "select run_id, key, value from analytics.model_lab_run_params "
             f"where run_id in ({marks})",
             ordered,
-        ).fetchall()
-        metrics = con.execute(
+        )
+        metrics = query(
             "select metrics.run_id, metrics.key, metrics.latest, directions.direction "
             "from analytics.model_lab_run_metrics as metrics "
             "left join analytics.metric_directions as directions "
             "on metrics.key = directions.metric "
             f"where metrics.run_id in ({marks})",
             ordered,
-        ).fetchall()
+        )
     runs = [found[i] for i in ordered]
     values: dict[str, dict[int, str]] = {}
     for run_id, key, value in params:

@@ -107,7 +107,9 @@ def translate(tree: exp.Expression, dialect: str) -> exp.Expression:
     """The DuckDB tree rewritten where sqlglot alone would get `dialect` wrong."""
     for pivot in list(tree.find_all(exp.Pivot)):
         if not pivot.args.get("unpivot"):
-            pivot.replace(_pivot_as_aggregates(pivot))
+            replacement = _pivot_as_aggregates(pivot)
+            tree = replacement if pivot is tree else tree
+            pivot.replace(replacement)
     rewrites = {
         "postgres": _postgres,
         "spark": _spark,

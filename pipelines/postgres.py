@@ -92,6 +92,13 @@ def _first_line(exc: BaseException) -> str:
 
 def target() -> Target:
     """The configured Postgres, checked reachable (before any API request)."""
+    found = configured()
+    found.connect().close()
+    return found
+
+
+def configured() -> Target:
+    """The Postgres dlt's credentials name (not contacted)."""
     from dlt.common.configuration import resolve_configuration
     from dlt.common.configuration.exceptions import ConfigurationException
 
@@ -109,9 +116,7 @@ def target() -> Target:
             "postgresql://user:password@host:5432/database, or "
             "[destination.postgres.credentials] in .dlt/secrets.toml"
         ) from None
-    found = Target(credentials)
-    found.connect().close()
-    return found
+    return Target(credentials)
 
 
 @contextmanager

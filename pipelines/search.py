@@ -28,10 +28,11 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -88,6 +89,7 @@ OPERATORS = {
     "status": STRING_OPS,
 }
 
+Quote = Callable[[str], str]
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEY = re.compile(r"[\w.\-/:@]+")
@@ -349,6 +351,10 @@ def _quote(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
+def _backquote(column: str) -> str:  # Spark SQL
+    return "`" + column.replace("`", "``") + "`"
+
+
 # the long table behind each entity's runs_wide columns, and its value column
 LONG_TABLES = {
     "metrics": ("analytics.model_lab_run_metrics", "latest"),
@@ -357,7 +363,9 @@ LONG_TABLES = {
 }
 
 
-def _condition(comparison: Comparison, columns: set[str], params: list[object]) -> str:
+def _condition(
+    comparison: Comparison, columns: set[str], params: list[object], quote: Quote = _quote
+) -> str:
     """SQL for one comparison over runs_wide.
 
     Metric, param and tag comparisons become semi-joins on the long tables: the same rows as
@@ -377,7 +385,7 @@ def _condition(comparison: Comparison, columns: set[str], params: list[object]) 
             )
         target = f"run_id in (select run_id from {table} where key = ? and {value}"
     else:
-        target = f"({_quote(identifier.column)}"
+        target = f"({quote(identifier.column)}"
     if operator in ("IS NULL", "IS NOT NULL"):
         return f"{target} {operator})"
     params.extend(comparison.values)
@@ -393,11 +401,12 @@ def build_query(
     columns: Iterable[str],
     project_ids: Sequence[int] | None = None,
     include_deleted: bool = False,
+    quote: Quote = _quote,
 ) -> tuple[str, list[object]]:
     """The SQL (over `analytics.runs_wide`) and its parameters for a search."""
     available = set(columns)
     params: list[object] = []
-    conditions = [_condition(c, available, params) for c in parse_filter(filter_string)]
+    conditions = [_condition(c, available, params, quote) for c in parse_filter(filter_string)]
     if not include_deleted:
         conditions.insert(0, "not is_deleted")
     if project_ids is not None:
@@ -410,7 +419,7 @@ def build_query(
         if identifier.column not in available:
             logger.warning("no run has %s: ordering by it changes nothing", identifier.text)
             continue
-        ordering.append(f"{_quote(identifier.column)} {'desc' if descending else 'asc'} nulls last")
+        ordering.append(f"{quote(identifier.column)} {'desc' if descending else 'asc'} nulls last")
     if not order_by:
         ordering.append("start_time desc nulls last")  # MLflow's default order
     ordering.append("run_id")
@@ -426,6 +435,8 @@ def search_runs(
     warehouse: str | os.PathLike[str] | None = None,
     project_ids: Sequence[int] | None = None,
     include_deleted: bool = False,
+    destination: str = "duckdb",
+    spark: Any = None,
 ) -> pd.DataFrame:
     """Runs matching an MLflow filter, as MLflow's `search_runs()` DataFrame.
 
@@ -438,6 +449,9 @@ def search_runs(
             `warehouse/labsync.duckdb`); opened read-only.
         project_ids: only these projects (MLflow's `experiment_ids`).
         include_deleted: also return deleted runs (MLflow returns active runs only).
+        destination: "postgres" reads the Postgres warehouse of dlt's credentials
+            (`DESTINATION__POSTGRES__CREDENTIALS`) instead of a DuckDB file.
+        spark: a Spark session holding the views (`pipelines.spark.build_views`).
 
     Returns:
         One row per run: `run_id, project_id, run_name, status, start_time, end_time,
@@ -452,6 +466,10 @@ def search_runs(
         raise ValueError(f"max_results must be a positive integer, got {max_results!r}")
     if isinstance(order_by, str):
         order_by = [order_by]
+    if spark is not None or destination == "postgres":
+        return _search_elsewhere(
+            spark, filter_string, order_by, max_results, project_ids, include_deleted
+        )
     path = warehouse_path(warehouse)
     if not Path(path).exists():
         raise ConfigurationError(f"no warehouse at {path}: run `labsync sync` first")
@@ -467,3 +485,49 @@ def search_runs(
             # DuckDB's own DataFrame conversion trips a pandas 3.1 deprecation; not ours to fix
             warnings.filterwarnings("ignore", message="The inplace keyword")
             return con.execute(sql, params).df()
+
+
+def _search_elsewhere(
+    spark: Any,
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    max_results: int,
+    project_ids: Sequence[int] | None,
+    include_deleted: bool,
+) -> pd.DataFrame:
+    """search_runs on Spark (a session with the views) or on the Postgres warehouse."""
+    if spark is not None:
+        if not spark.catalog.tableExists(RUNS_WIDE):
+            raise ConfigurationError(f"this Spark session has no {RUNS_WIDE}: build the views")
+        columns = spark.table(RUNS_WIDE).columns
+        sql, params = build_query(
+            filter_string,
+            order_by,
+            max_results,
+            columns,
+            project_ids,
+            include_deleted,
+            quote=_backquote,
+        )
+        return spark.sql(sql, args=params).toPandas()
+    from . import postgres
+
+    target = postgres.target()
+    con = target.connect()
+    try:
+        with con.cursor() as cur:
+            cur.execute(
+                "select column_name from information_schema.columns where table_schema = "
+                "'analytics' and table_name = 'runs_wide' order by ordinal_position"
+            )
+            columns = [row[0] for row in cur.fetchall()]
+            if not columns:
+                raise ConfigurationError(f"Postgres {target.name} has no {RUNS_WIDE}")
+            sql, params = build_query(
+                filter_string, order_by, max_results, columns, project_ids, include_deleted
+            )
+            cur.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+            names = [d[0] for d in cur.description]
+            return pd.DataFrame(cur.fetchall(), columns=names)
+    finally:
+        con.close()

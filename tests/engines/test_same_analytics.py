@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from pipelines import runner
+from pipelines import cli, runner, search
+from pipelines import compare as comparing
 from pipelines import spark as spark_views
 from tests.engines import fingerprint as fp
 from tests.engines.pgserver import Server
@@ -45,7 +46,9 @@ def compare(reference: Path, pg_url: str, spark: Any) -> dict[str, list[str]]:
         "spark": fp.fingerprints(views, fp.spark_fetch(spark), json_columns),
     }
     for engine, prints in found.items():
-        logger.warning("%s: %d/%d views equal", engine, len(views) - len(fp.diff(expected, prints)), len(views))
+        logger.warning(
+            "%s: %d/%d views equal", engine, len(views) - len(fp.diff(expected, prints)), len(views)
+        )
     return {engine: fp.diff(expected, prints) for engine, prints in found.items()}
 
 
@@ -89,3 +92,22 @@ def test_postgres_and_spark_build_duckdbs_analytics(
     sync_all(reconcile=True)
     assert compare(reference, pg_server.url(), spark_session) == {"postgres": [], "spark": []}
     logger.warning("timings: %s", {k: round(v, 1) for k, v in timings.items()})
+    assert_readers_agree(reference, spark_session)
+
+
+def assert_readers_agree(reference: Path, spark: Any) -> None:
+    """search_runs, compare and status read Postgres (and search_runs Spark) like DuckDB."""
+    query = {"filter_string": "attributes.status = 'FINISHED'", "order_by": ["run_id"]}
+    expected = search.search_runs(warehouse=reference, **query)
+    assert len(expected) > 10
+    for found in (
+        search.search_runs(destination="postgres", **query),
+        search.search_runs(spark=spark, **query),
+    ):
+        assert list(found["run_id"]) == list(expected["run_id"])
+        assert sorted(found.columns) == sorted(expected.columns)
+    first, second = (int(i) for i in expected["run_id"][:2])
+    assert comparing.render(comparing.compare(reference, [first, second])) == comparing.render(
+        comparing.compare(reference, [first, second], destination="postgres")
+    )
+    assert cli.main(["status", "--destination", "postgres", "--warehouse", str(reference)]) == 0
