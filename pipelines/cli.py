@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from . import history, models, runner
+from . import models, runner
 from .common.config import as_float, config_value
 from .common.errors import ConfigurationError, LabsyncError
 from .sources import source_names
@@ -63,6 +63,8 @@ def _setup_logging(level: str, log_format: str = "text") -> None:
 
 def _print_sync_summary(result: runner.SyncResult) -> None:
     published = "published" if result.published else "NOT published"
+    if result.audit_failures:
+        published += " despite failed audits" if result.published else ": audits failed"
     _out(f"sync finished in {result.seconds:.1f}s -> {result.warehouse} ({published})")
     _out(
         f"{'source':<10}{'resource':<22}{'rows':>9}{'pages':>8}{'requests':>10}"
@@ -126,6 +128,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             lake=_lake_url(args),
             table_format=args.table_format,
             options=_artifact_options(args, warehouse),
+            publish_on_audit_failure=args.publish_on_audit_failure,
         )
     except runner.SyncFailed as exc:
         _print_sync_summary(exc.result)
@@ -142,27 +145,32 @@ def _age(seconds: float | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from . import health
+
     warehouse = warehouse_path(args.warehouse)
     max_age_h = args.max_age_hours
     if max_age_h is None:
         max_age_h = as_float("labsync.max_age_hours", DEFAULT_MAX_AGE_HOURS, minimum=0.0)
-    report = history.status(history.read(warehouse), timedelta(hours=max_age_h))
-    stale = [r for r in report if r.stale]
+    report = health.check(warehouse, timedelta(hours=max_age_h))
     if args.json:
         payload = {
             "warehouse": str(warehouse),
             "max_age_hours": max_age_h,
-            "stale": bool(stale) or not report,
-            "resources": [vars(r) for r in report],
+            "healthy": report.healthy,
+            "problems": report.problems,
+            "running": report.running,
+            "stale": any(r.stale for r in report.resources) or not report.resources,
+            "resources": [{**vars(r), "problem": r.problem} for r in report.resources],
         }
         _out(json.dumps(payload, indent=2))
-    elif not report:
-        _out(f"no sync recorded for {warehouse}")
     else:
         _out(f"{warehouse} (stale after {max_age_h:g}h)")
-        _out(f"{'source':<10}{'resource':<22}{'last success':<34}{'age':>9}{'rows':>9}  cursor")
-        for r in report:
-            flag = " STALE" if r.stale else ""
+        if report.running:
+            _out(f"sync running: {report.running}")
+        if report.resources:
+            _out(f"{'source':<10}{'resource':<22}{'last success':<34}{'age':>9}{'rows':>9}  cursor")
+        for r in report.resources:
+            flag = " FAILED" if r.failing else " STALE" if r.stale else ""
             _out(
                 f"{r.source:<10}{r.resource:<22}{r.last_success_at or '-':<34}"
                 f"{_age(r.age_s):>9}{r.rows_loaded if r.rows_loaded is not None else '-':>9}  "
@@ -170,7 +178,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
             if r.last_error:
                 _out(f"{'':<10}last error at {r.last_error_at}: {r.last_error}")
-    return EXIT_FAILED if stale or not report else EXIT_OK
+        for problem in report.problems:
+            _out(f"UNHEALTHY: {problem}")
+        if report.healthy:
+            _out("healthy")
+    return EXIT_OK if report.healthy else EXIT_FAILED
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -180,8 +192,13 @@ def cmd_models(args: argparse.Namespace) -> int:
         warehouse = warehouse_path(args.warehouse)
         if not warehouse.exists():
             raise ConfigurationError(f"no warehouse at {warehouse}: run `labsync sync` first")
-    failures = runner.build_models_in(warehouse, lake=args.lake)
-    _out(f"built the views and published {warehouse}")
+    failures = runner.build_models_in(
+        warehouse, lake=args.lake, publish_on_audit_failure=args.publish_on_audit_failure
+    )
+    if failures and not args.publish_on_audit_failure:
+        _out(f"built the views; audits failed: {warehouse} NOT published (kept its last state)")
+    else:
+        _out(f"built the views and published {warehouse}")
     return _report_audits(failures)
 
 
@@ -271,6 +288,14 @@ def _print_best_runs(warehouse: Path) -> None:
         _out(f"  {rank}. run {run_id:<8} {name:<40} {key}={value:.4f}")
 
 
+def _publish_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--publish-on-audit-failure",
+        action="store_true",
+        help="publish even when an audit fails (default: keep the last good published file)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labsync", description=__doc__)
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
@@ -292,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--full-refresh", action="store_true", help="ignore cursors, re-read all")
     sync.add_argument("--reconcile", action="store_true", help="flag rows deleted in the API")
     sync.add_argument("--no-models", action="store_true", help="skip building the SQL views")
+    _publish_flag(sync)
     sync.add_argument(
         "--artifacts-content",
         action="store_true",
@@ -330,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help=f"build the views over this Parquet/Delta lake (into {LAKE_WAREHOUSE} by default)",
     )
+    _publish_flag(build)
 
     status = commands.add_parser("status", help="last sync per resource; exit 1 when stale")
     status.add_argument("--warehouse")
