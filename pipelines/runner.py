@@ -6,13 +6,15 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from . import history, models, recovery
@@ -21,7 +23,14 @@ from .common import dlt_tables
 from .common.errors import ConfigurationError, LabsyncError
 from .common.stats import SyncStats
 from .sources import SourceSpec, SyncContext, registry
-from .warehouse import connect, exclusive_lock, prepare_working_copy, publish, state_dir
+from .warehouse import (
+    connect,
+    exclusive_lock,
+    prepare_working_copy,
+    publish,
+    state_dir,
+    storage_full,
+)
 
 logger = logging.getLogger("labsync")
 
@@ -296,16 +305,30 @@ def sync(
         # a failed load may have left a source's tables half-written: publish nothing then
         load_failed = any(s.failed_step in ("load", "recover") for s in result.failed)
         if isinstance(work, Path):
-            result.audit_failures = _build(warehouse, work, build_models)
+            with _storage_errors("building the views"):
+                result.audit_failures = _build(warehouse, work, build_models)
             gated = bool(result.audit_failures) and not publish_on_audit_failure
             if not load_failed and not gated:
-                publish(work, warehouse)
+                with _storage_errors("publishing"):
+                    publish(work, warehouse)
                 result.published = True
             _record_publish(warehouse, sync_id, result)
     result.seconds = time.monotonic() - started
     if result.failed:
         raise SyncFailed("; ".join(s.error or s.name for s in result.failed), result)
     return result
+
+
+@contextmanager
+def _storage_errors(step: str) -> Iterator[None]:
+    """A full disk or a file size limit becomes one line naming the path."""
+    try:
+        yield
+    except (OSError, duckdb.Error) as exc:
+        full = storage_full(exc, step)
+        if full is None:
+            raise
+        raise full from exc
 
 
 def _record_publish(warehouse: Path, sync_id: str, result: SyncResult) -> None:

@@ -8,6 +8,7 @@ holding the old file keep reading the old state; new connections see the new one
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -34,6 +35,32 @@ PUBLISHED_STORAGE_VERSION = "v1.0.0"
 
 class WarehouseBusy(LabsyncError):
     """Another sync holds the warehouse lock (exit code 75, like `flock -n`)."""
+
+
+class StorageFull(LabsyncError):
+    """A write failed for lack of space (ENOSPC) or over a file size limit (EFBIG)."""
+
+
+_FULL = re.compile(r"no space left|file too large|disk quota", re.IGNORECASE)
+_WRITTEN = re.compile(r'(?:file|write to) "([^"]+)"')
+
+
+def storage_full(exc: BaseException, step: str) -> StorageFull | None:
+    """`exc` as a one-line `StorageFull` naming the path, or None if it is something else."""
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        path = exc.filename
+    elif isinstance(exc, duckdb.Error) and _FULL.search(text):
+        found = _WRITTEN.search(text)
+        path = found.group(1) if found else None
+    else:
+        return None
+    reason = _FULL.search(text)
+    return StorageFull(
+        f"{step} failed: cannot write {path or 'a file'}"
+        f" ({reason.group(0).lower() if reason else 'disk full'}); the published file is "
+        "unchanged and the next sync with space again picks up from here"
+    )
 
 
 def warehouse_path(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -158,7 +158,8 @@ def test_failed_audit_keeps_the_published_file_and_status_says_why(
     run_id = datadog_env.model_lab.run_ids()[-1]
     with duckdb.connect(str(working_path(warehouse))) as con:  # a run loaded twice
         con.execute(
-            f"insert into raw_model_lab.runs select * from raw_model_lab.runs where run_id = {run_id}"
+            "insert into raw_model_lab.runs select * from raw_model_lab.runs where run_id = ?",
+            [run_id],
         )
     change_runs(datadog_env)
 
