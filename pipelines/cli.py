@@ -553,6 +553,8 @@ def _failure(exc: BaseException) -> tuple[int, str]:
         return EXIT_USAGE, f"configuration error: {describe_provider_error(exc)}"
     if isinstance(exc, InvalidFilter):
         return EXIT_USAGE, str(exc)
+    if isinstance(exc, runner.SyncFailed):  # each source's error is already logged above
+        return EXIT_FAILED, f"sync failed: {', '.join(s.name for s in exc.result.failed)}"
     if isinstance(exc, WarehouseBusy):
         return EXIT_BUSY, str(exc)
     if isinstance(exc, LabsyncError):

@@ -52,7 +52,7 @@ TRANSIENT_ERRORS = (
 CONNECT_BUDGET_S = 8.0
 CONNECT_TIMEOUT_S = 10.0
 UNREACHABLE_MEMORY_S = 60.0
-_unreachable: dict[str, tuple[float, str]] = {}  # "host:port" -> (when given up, why)
+_unreachable: dict[str, tuple[float, str]] = {}  # "host:port" -> (when given up, what failed)
 _unreachable_lock = threading.Lock()
 # connections kept per host: the widest fan-out (facet, artifact or hierarchy workers) plus
 # the listing threads
@@ -163,7 +163,7 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 def connection_problem(exc: BaseException) -> str:
     """'connection refused', 'name ... does not resolve', ... from urllib3's wrapped error."""
     if isinstance(exc, urllib3.exceptions.NameResolutionError):
-        return f"name {exc.host!r} does not resolve"
+        return f"name {getattr(exc, '_host', '')!r} does not resolve"
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, ConnectionRefusedError):
         return "connection refused"
@@ -228,6 +228,7 @@ class ApiClient:
         vendor: str = "API",
         throttle_wait: Callable[[BaseHTTPResponse], float | None] | None = None,
         rate_limits: Sequence[tuple[int, float]] = (),
+        auth_hint: str = "",
     ) -> None:
         """`throttle_wait` reads the wait from a 429 body when the headers give none;
         `rate_limits` = [(requests, seconds), ...] caps the request rate on the client side."""
@@ -240,6 +241,7 @@ class ApiClient:
         }
         self.policy = policy or RetryPolicy()
         self.vendor = vendor
+        self.auth_hint = auth_hint  # where the keys come from, for a 401/403
         self._pools = pool_manager(self.base_url)
         # through a proxy every request goes by absolute URL, so only PoolManager will do
         try:
@@ -310,20 +312,20 @@ class ApiClient:
         with _unreachable_lock:
             known = _unreachable.get(self.host)
         if known and time.monotonic() - known[0] < UNREACHABLE_MEMORY_S:
-            raise ApiError(known[1], url=self.base_url)
+            raise ApiError(self._unreachable(known[1]), url=self.base_url)
+
+    def _unreachable(self, detail: str) -> str:
+        return f"{self.vendor} API at {self.host} is unreachable: {detail}; check the base URL"
 
     def give_up_if_unreachable(self, since: float, wait: float, sent: int, problem: str) -> None:
         """Raise once a host that refuses or does not resolve used up `CONNECT_BUDGET_S`."""
         elapsed = time.monotonic() - since
         if elapsed + wait <= CONNECT_BUDGET_S and sent < self.policy.max_attempts:
             return
-        message = (
-            f"{self.vendor} API at {self.host} is unreachable: {problem} "
-            f"({sent} attempts over {elapsed:.1f}s); check the base URL and the network"
-        )
+        detail = f"{problem} ({sent} attempts over {elapsed:.1f}s)"
         with _unreachable_lock:
-            _unreachable[self.host] = (time.monotonic(), message)
-        raise ApiError(message, url=self.base_url)
+            _unreachable[self.host] = (time.monotonic(), detail)
+        raise ApiError(self._unreachable(detail), url=self.base_url)
 
     def url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
@@ -373,9 +375,10 @@ class ApiClient:
                 if response.status == 200:
                     return orjson.loads(response.data)
                 if response.status not in RETRYABLE_STATUS:
+                    hint = f"; {self.auth_hint}" if response.status in (401, 403) else ""
                     raise ApiError(
                         f"{self.vendor} answered {response.status} for {described}: "
-                        f"{error_detail(response)}",
+                        f"{error_detail(response)}{hint}",
                         status=response.status,
                         url=url,
                     )
