@@ -39,13 +39,15 @@ _lock = threading.Lock()
 _display: Progress | None = None
 _tasks: dict[int, TaskID] = {}
 _source: str | None = None  # the source being extracted, to label its resources
+_last_line = time.monotonic()  # when the last plain progress line was logged
 
 
 def phase(name: str, detail: str = "") -> None:
     """A phase starts: extract/normalize/load (per source), models, audits, publish."""
-    global _source
+    global _source, _last_line
     if name == "extract":
         _source = detail or None
+    _last_line = time.monotonic()
     logger.info("phase %s%s", name, f" ({detail})" if detail else "")
 
 
@@ -79,10 +81,13 @@ def update(stats: ResourceStats) -> None:
         stats.source = _source
     display = _display
     if display is None:
+        global _last_line
         now = time.monotonic()
-        if now - stats.last_report < INTERVAL_S:
+        # each resource at most every INTERVAL_S, and no silence longer than that while any
+        # resource makes progress
+        if now - stats.last_report < INTERVAL_S and now - _last_line < INTERVAL_S:
             return
-        stats.last_report = now
+        stats.last_report = _last_line = now
         logger.info("%s: %s", label(stats), describe(stats))
         return
     with _lock:

@@ -36,6 +36,8 @@ class ResourceStats:
             self.requests += requests
             self.retries += retries
             self.throttled += throttled
+        if requests:  # a heartbeat for resources that emit rows only at the end (artifact walks)
+            progress.update(self)
 
     def listing(self, items: int, total: int | None = None) -> None:
         """A list page of `items`; `total` once per listing, when the API announces one."""
