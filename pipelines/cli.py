@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import history, models, runner
+from . import models, runner
 from .common import progress
 from .common.config import as_float, config_value, describe_provider_error
 from .common.errors import ConfigurationError, LabsyncError
@@ -144,15 +144,19 @@ def _print_sync_summary(result: runner.SyncResult, lake: str | None = None) -> N
             _out(source.error or f"{source.name}: {source.status}")
     for name in result.skipped:
         _out(f"{name}: skipped (no credentials configured)")
+    for note in result.recovered:
+        _out(f"recovered after an interrupted sync: {note}")
+    audits = "audits failed" if result.audit_failures else ""
     if lake:
         _out(f"raw tables written to the lake {lake}; nothing published")
         _out(f"build the views over it with: labsync models --lake {lake}")
     elif not result.published:
-        _out(f"nothing published: {result.warehouse} is unchanged")
+        why = audits or "a source failed to load"
+        _out(f"nothing published ({why}): {result.warehouse} keeps its last state")
     elif failed and len(failed) == len(ran):
         _out(f"published {result.warehouse} with no new data (only the sync history changed)")
     else:
-        _out(f"published {result.warehouse}")
+        _out(f"published {result.warehouse}" + (" despite failed audits" if audits else ""))
 
 
 def _report_audits(failures: list[models.AuditFailure]) -> int:
@@ -211,6 +215,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             lake=lake,
             table_format=args.table_format,
             options=_artifact_options(args, warehouse),
+            publish_on_audit_failure=args.publish_on_audit_failure,
         )
     except runner.SyncFailed as exc:
         _print_sync_summary(exc.result, lake)
@@ -227,27 +232,32 @@ def _age(seconds: float | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from . import health
+
     warehouse = warehouse_path(args.warehouse)
     max_age_h = args.max_age_hours
     if max_age_h is None:
         max_age_h = as_float("labsync.max_age_hours", DEFAULT_MAX_AGE_HOURS, minimum=0.0)
-    report = history.status(history.read(warehouse), timedelta(hours=max_age_h))
-    stale = [r for r in report if r.stale]
+    report = health.check(warehouse, timedelta(hours=max_age_h))
     if args.json:
         payload = {
             "warehouse": str(warehouse),
             "max_age_hours": max_age_h,
-            "stale": bool(stale) or not report,
-            "resources": [vars(r) for r in report],
+            "healthy": report.healthy,
+            "problems": report.problems,
+            "running": report.running,
+            "stale": any(r.stale for r in report.resources) or not report.resources,
+            "resources": [{**vars(r), "problem": r.problem} for r in report.resources],
         }
         _out(json.dumps(payload, indent=2))
-    elif not report:
-        _out(f"no sync recorded for {warehouse}")
     else:
         _out(f"{warehouse} (stale after {max_age_h:g}h)")
-        _out(f"{'source':<10}{'resource':<22}{'last success':<34}{'age':>9}{'rows':>9}  cursor")
-        for r in report:
-            flag = " STALE" if r.stale else ""
+        if report.running:
+            _out(f"sync running: {report.running}")
+        if report.resources:
+            _out(f"{'source':<10}{'resource':<22}{'last success':<34}{'age':>9}{'rows':>9}  cursor")
+        for r in report.resources:
+            flag = " FAILED" if r.failing else " STALE" if r.stale else ""
             _out(
                 f"{r.source:<10}{r.resource:<22}{r.last_success_at or '-':<34}"
                 f"{_age(r.age_s):>9}{r.rows_loaded if r.rows_loaded is not None else '-':>9}  "
@@ -255,7 +265,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
             if r.last_error:
                 _out(f"{'':<10}last error at {r.last_error_at}: {r.last_error}")
-    return EXIT_FAILED if stale or not report else EXIT_OK
+        for problem in report.problems:
+            _out(f"UNHEALTHY: {problem}")
+        if report.healthy:
+            _out("healthy")
+    return EXIT_OK if report.healthy else EXIT_FAILED
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -266,8 +280,13 @@ def cmd_models(args: argparse.Namespace) -> int:
         if not warehouse.exists():
             raise ConfigurationError(f"no warehouse at {warehouse}: run `labsync sync` first")
     check_writable(warehouse)
-    failures = runner.build_models_in(warehouse, lake=args.lake)
-    _out(f"built the views and published {warehouse}")
+    failures = runner.build_models_in(
+        warehouse, lake=args.lake, publish_on_audit_failure=args.publish_on_audit_failure
+    )
+    if failures and not args.publish_on_audit_failure:
+        _out(f"built the views; audits failed: {warehouse} NOT published (kept its last state)")
+    else:
+        _out(f"built the views and published {warehouse}")
     return _report_audits(failures)
 
 
@@ -409,6 +428,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _publish_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--publish-on-audit-failure",
+        action="store_true",
+        help="publish even when an audit fails (default: keep the last good published file)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labsync", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -432,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--full-refresh", action="store_true", help="ignore cursors, re-read all")
     sync.add_argument("--reconcile", action="store_true", help="flag rows deleted in the API")
     sync.add_argument("--no-models", action="store_true", help="skip building the SQL views")
+    _publish_flag(sync)
     sync.add_argument(
         "--artifacts-content",
         action="store_true",
@@ -470,6 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help=f"build the views over this Parquet/Delta lake (into {LAKE_WAREHOUSE} by default)",
     )
+    _publish_flag(build)
 
     status = commands.add_parser("status", help="last sync per resource; exit 1 when stale")
     status.add_argument("--warehouse")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -75,7 +77,7 @@ def check_writable(warehouse: Path, *folders: Path) -> None:
                 f"cannot write to {existing}: {exc.strerror or exc}"
                 + (f" (needed for {folder})" if existing != folder else "")
             ) from None
-    for path in (working_path(warehouse), warehouse.parent / ".labsync" / f"{warehouse.stem}.lock"):
+    for path in (working_path(warehouse), lock_path(warehouse)):
         if path.exists() and not os.access(path, os.W_OK):
             raise ConfigurationError(f"cannot write to {path}: permission denied")
 
@@ -94,10 +96,45 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     return bool(found and found[0])
 
 
+def lock_path(warehouse: Path) -> Path:
+    return warehouse.parent / ".labsync" / f"{warehouse.stem}.lock"
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    description: str  # "`labsync sync` (pid 12, on host, since ...)"
+    alive: bool  # False: the holder died without releasing (killed); its work may be pending
+
+
+def lock_holder(warehouse: Path) -> LockHolder | None:
+    """Who holds or last held the writer lock without releasing it, without taking it.
+
+    The holder writes itself into the lock file and clears it on release, so text left in
+    the file names a process that is running or was killed. (Testing the lock itself could
+    make a sync starting at that moment exit as busy.)
+    """
+    try:
+        text = lock_path(warehouse).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    if not text:
+        return None
+    found = re.search(r"pid (\d+) on (\S+?),", text)
+    if not found or found.group(2) != socket.gethostname():
+        return LockHolder(text, alive=True)  # another host's: cannot tell, assume running
+    try:
+        os.kill(int(found.group(1)), 0)
+    except ProcessLookupError:
+        return LockHolder(text, alive=False)
+    except PermissionError:
+        pass
+    return LockHolder(text, alive=True)
+
+
 @contextmanager
 def exclusive_lock(warehouse: Path, command: str) -> Iterator[None]:
     """Hold the warehouse's writer lock, or raise `WarehouseBusy` naming the holder."""
-    path = warehouse.parent / ".labsync" / f"{warehouse.stem}.lock"
+    path = lock_path(warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
         try:
@@ -123,20 +160,64 @@ def exclusive_lock(warehouse: Path, command: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def prepare_working_copy(warehouse: Path) -> Path:
-    """The working database, restored from the published file when it went missing."""
+def publishing_path(warehouse: Path) -> Path:
+    return warehouse.with_name(f".{warehouse.name}.publishing")
+
+
+@dataclass
+class WorkingCopy:
+    path: Path
+    fresh: bool = False  # new or restored: it may hold less than dlt's local state says
+    notes: list[str] = field(default_factory=list)  # what was done after a crash
+
+
+def prepare_working_copy(warehouse: Path) -> WorkingCopy:
+    """The working database, and what was done to make it usable after a crash.
+
+    A half-written `.publishing` file is removed. A working copy that went missing, or that
+    DuckDB cannot open, is restored from the published file (copied under a temporary name
+    and renamed, so a kill never leaves half a copy). A restored or new working copy holds
+    less than dlt's local state may say was loaded: the caller resets that state (see
+    `runner`), so the cursors come from the database again.
+    """
     work = working_path(warehouse)
     work.parent.mkdir(parents=True, exist_ok=True)
-    if not work.exists() and warehouse.exists():
-        logger.info("restoring the working copy from %s", warehouse)
-        shutil.copyfile(warehouse, work)
-    return work
+    done: list[str] = []
+    staged = publishing_path(warehouse)
+    if staged.exists():
+        staged.unlink()
+        done.append(f"removed the half-written {staged.name}")
+    if work.exists() and not _opens(work):
+        broken = work.with_name(work.name + ".broken")
+        os.replace(work, broken)
+        Path(f"{work}.wal").unlink(missing_ok=True)
+        done.append(f"set aside a working copy DuckDB cannot open ({broken.name})")
+    fresh = not work.exists()
+    if fresh and warehouse.exists():
+        restoring = work.with_name(work.name + ".restoring")
+        shutil.copyfile(warehouse, restoring)
+        os.replace(restoring, work)
+        done.append(f"restored the working copy from {warehouse.name}")
+    return WorkingCopy(work, fresh, done)
+
+
+def _opens(database: Path) -> bool:
+    try:
+        with duckdb.connect(str(database)) as con:
+            con.execute("select count(*) from information_schema.tables").fetchone()
+        return True
+    except duckdb.Error:
+        return False
 
 
 def publish(work: Path, warehouse: Path) -> None:
-    """Atomically replace the published file with a copy of the working database."""
+    """Atomically replace the published file with a copy of the working database.
+
+    The copy is written under a temporary name and renamed over the published file only
+    once complete: a kill or a full disk mid-copy leaves the published file as it was.
+    """
     progress.phase("publish", str(warehouse))
-    staged = warehouse.with_name(f".{warehouse.name}.publishing")
+    staged = publishing_path(warehouse)
     staged.unlink(missing_ok=True)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
@@ -148,9 +229,13 @@ def publish(work: Path, warehouse: Path) -> None:
         )
         con.execute("copy from database working to published")
         con.execute("detach published")
+        os.replace(staged, warehouse)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        Path(f"{staged}.wal").unlink(missing_ok=True)
+        raise
     finally:
         con.close()
-    os.replace(staged, warehouse)
     logger.info("published %s", warehouse)
 
 

@@ -66,24 +66,26 @@ from .settings import (
     YIELD_BATCH_ROWS,
 )
 
-# table -> (primary key, merge key): children are replaced wholesale with their parent
+# table -> (primary key, merge key). Children are replaced wholesale with their parent (merge
+# key); their primary key (parent + position) makes a load job applied twice after a crash
+# (dlt re-runs started jobs into a staging table it does not truncate again) land each row once.
 TABLE_KEYS: dict[str, tuple[Any, Any]] = {
     "projects": ("project_id", None),
-    "project_tags": (None, "project_id"),
+    "project_tags": (["project_id", "_position"], "project_id"),
     "runs": ("run_id", None),
-    "run_params": (None, "run_id"),
-    "run_tags": (None, "run_id"),
-    "run_metrics": (None, "run_id"),
+    "run_params": (["run_id", "_position"], "run_id"),
+    "run_tags": (["run_id", "_position"], "run_id"),
+    "run_metrics": (["run_id", "_position"], "run_id"),
     "run_parents": ("run_id", None),
     "tombstones": (["entity", "id"], None),
     # facet snapshots are replaced per scope (`_snapshot`), run listings per run
     "facet_snapshots": ("_snapshot", None),
-    "facet_keys": (None, "_snapshot"),
-    "facet_values": (None, "_snapshot"),
-    "facet_metric_stat_ranges": (None, "_snapshot"),
+    "facet_keys": (["_snapshot", "_position"], "_snapshot"),
+    "facet_values": (["_snapshot", "facet_type", "facet_name", "_position"], "_snapshot"),
+    "facet_metric_stat_ranges": (["_snapshot", "facet_name", "stat"], "_snapshot"),
     "project_artifacts": (["project_id", "artifact_path"], None),
     "run_artifact_walks": ("run_id", None),
-    "run_artifacts": (None, "run_id"),
+    "run_artifacts": (["run_id", "_position"], "run_id"),
     "artifact_downloads": (["project_id", "artifact_path"], None),
 }
 
