@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench lock clean
+.PHONY: demo test docs lint format bench lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP) ## lint and run every test (offline, real loopback HTTP)
 	$(BIN)/ruff check pipelines emulator tests bench
 	$(BIN)/ruff format --check pipelines emulator tests bench
 	$(BIN)/python -m pytest -q -n 2
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site
+
+docs: $(STAMP) ## the manual in docs/, strictly (broken links fail), into .venv/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines emulator tests bench

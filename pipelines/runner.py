@@ -19,7 +19,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from . import history, models, recovery
 from . import lake as lakes
-from .common import dlt_tables
+from .common import dlt_tables, progress
 from .common.errors import ConfigurationError, LabsyncError
 from .common.stats import SyncStats
 from .sources import SourceSpec, SyncContext, registry
@@ -102,6 +102,7 @@ def make_pipeline(source: str, warehouse: Path, database: Path | str) -> dlt.Pip
         destination=destination,
         dataset_name=raw_dataset(source),
         pipelines_dir=str(state_dir(warehouse)),
+        progress=progress.DltPhases(),
     )
 
 

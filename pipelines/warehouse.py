@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,8 +24,9 @@ from pathlib import Path
 
 import duckdb
 
+from .common import progress
 from .common.config import config_value
-from .common.errors import LabsyncError
+from .common.errors import ConfigurationError, LabsyncError
 
 logger = logging.getLogger("labsync")
 
@@ -81,6 +83,30 @@ def state_dir(warehouse: Path) -> Path:
 
 def working_path(warehouse: Path) -> Path:
     return state_dir(warehouse) / "working.duckdb"
+
+
+def check_writable(warehouse: Path, *folders: Path) -> None:
+    """Raise `ConfigurationError` naming the first place a sync could not write, before it
+    starts: the warehouse's folder (publishing renames into it), labsync's state folder beside
+    it, and any other `folders` (a local lake). Creates nothing that stays behind."""
+    targets = [warehouse.parent, state_dir(warehouse), *folders]
+    for folder in targets:
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent  # a missing folder is created inside this one
+        if not existing.is_dir():
+            raise ConfigurationError(f"cannot write to {folder}: {existing} is not a folder")
+        try:  # a real write: permissions, read-only mounts, full disks, ACLs all show here
+            with tempfile.TemporaryFile(dir=existing):
+                pass
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot write to {existing}: {exc.strerror or exc}"
+                + (f" (needed for {folder})" if existing != folder else "")
+            ) from None
+    for path in (working_path(warehouse), lock_path(warehouse)):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise ConfigurationError(f"cannot write to {path}: permission denied")
 
 
 def connect(warehouse: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -217,6 +243,7 @@ def publish(work: Path, warehouse: Path) -> None:
     The copy is written under a temporary name and renamed over the published file only
     once complete: a kill or a full disk mid-copy leaves the published file as it was.
     """
+    progress.phase("publish", str(warehouse))
     staged = publishing_path(warehouse)
     staged.unlink(missing_ok=True)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
