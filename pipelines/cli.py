@@ -27,6 +27,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 75
 DEFAULT_MAX_AGE_HOURS = 26.0  # a daily cron job plus slack
 DEMO_WAREHOUSE = Path("warehouse") / "demo.duckdb"
 LAKE_WAREHOUSE = Path("warehouse") / "lake.duckdb"
+DEMO_REPORT = "demo-report.html"  # beside the demo warehouse
 
 
 def _out(text: str = "") -> None:
@@ -131,7 +132,47 @@ def cmd_sync(args: argparse.Namespace) -> int:
         _print_sync_summary(exc.result)
         raise
     _print_sync_summary(result)
-    return _report_audits(result.audit_failures)
+    code = _report_audits(result.audit_failures)
+    if args.report and result.published:
+        code = max(code, _write_report_after_sync(result.warehouse, Path(args.report)))
+    return code
+
+
+def _write_report_after_sync(warehouse: Path, out: Path) -> int:
+    """`sync --report`: the sync is published whatever happens here; a failure is exit 1."""
+    from .report import build_report
+
+    try:
+        report = build_report(warehouse, out.resolve())
+    except Exception as exc:  # the published warehouse stays as it is
+        logger.error(
+            "sync published, but the report failed: %s",
+            exc,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+        )
+        return EXIT_FAILED
+    _out(f"report: {report.path} ({report.bytes / 1e6:.1f} MB, {report.seconds:.1f}s)")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from .report import Filters, build_report
+
+    since = None
+    if args.since:
+        try:
+            since = date.fromisoformat(args.since)
+        except ValueError:
+            raise ConfigurationError(f"--since {args.since!r} is not a date (YYYY-MM-DD)") from None
+    filters = Filters(tuple(args.project or ()), tuple(args.metric or ()), since)
+    report = build_report(warehouse_path(args.warehouse), Path(args.out).resolve(), filters)
+    _out(
+        f"report: {report.path} ({report.bytes / 1e6:.1f} MB, {len(report.charts)} charts, "
+        f"{report.seconds:.1f}s)"
+    )
+    return EXIT_OK
 
 
 def _age(seconds: float | None) -> str:
@@ -223,7 +264,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for name, count in runner.table_counts(warehouse).items():
         _out(f"  analytics.{name:<28}{count:>9} rows")
     _print_best_runs(warehouse)
-    return _report_audits(result.audit_failures)
+    code = _report_audits(result.audit_failures)
+    return max(code, _write_report_after_sync(warehouse, warehouse.with_name(DEMO_REPORT)))
 
 
 def _print_best_runs(warehouse: Path) -> None:
@@ -317,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--bucket-url", help="lake folder or bucket for --destination filesystem")
     sync.add_argument(
+        "--report", metavar="PATH", help="after a successful publish, write the HTML report here"
+    )
+    sync.add_argument(
         "--table-format",
         choices=list(runner.TABLE_FORMATS),
         default="parquet",
@@ -348,6 +393,17 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--baseline", metavar="RUN_ID", type=int, help="default: the first run")
     compare.add_argument("--warehouse")
 
+    report = commands.add_parser(
+        "report", help="one self-contained HTML page of charts over the analytics views"
+    )
+    report.add_argument("--warehouse")
+    report.add_argument("--out", default="report.html", help="default: report.html")
+    report.add_argument(
+        "--project", action="append", type=int, metavar="ID", help="Model Lab project (repeatable)"
+    )
+    report.add_argument("--metric", action="append", metavar="KEY", help="metric (repeatable)")
+    report.add_argument("--since", metavar="DATE", help="time series from this day (YYYY-MM-DD)")
+
     commands.add_parser(
         "emulate", help="serve the vendor API emulator (see --help)", add_help=False
     )
@@ -374,6 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_status(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "report":
+            return cmd_report(args)
         if args.command == "emulate":
             return cmd_emulate(args, extra)
         return cmd_demo(args)
