@@ -151,14 +151,19 @@ def _write_report_after_sync(warehouse: Path, out: Path) -> int:
             exc_info=logger.isEnabledFor(logging.DEBUG),
         )
         return EXIT_FAILED
-    _out(f"report: {report.path} ({report.bytes / 1e6:.1f} MB, {report.seconds:.1f}s)")
+    _out(report.summary())
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from .report import Filters, build_report
+    try:
+        from .report import Filters, build_report
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            f"labsync report needs {exc.name}: pip install 'labsync[report]'"
+        ) from None
 
     since = None
     if args.since:
@@ -168,10 +173,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise ConfigurationError(f"--since {args.since!r} is not a date (YYYY-MM-DD)") from None
     filters = Filters(tuple(args.project or ()), tuple(args.metric or ()), since)
     report = build_report(warehouse_path(args.warehouse), Path(args.out).resolve(), filters)
-    _out(
-        f"report: {report.path} ({report.bytes / 1e6:.1f} MB, {len(report.charts)} charts, "
-        f"{report.seconds:.1f}s)"
-    )
+    _out(report.summary())
     return EXIT_OK
 
 

@@ -42,6 +42,12 @@ class Report:
     seconds: float
     charts: list[str]
 
+    def summary(self) -> str:
+        return (
+            f"report: {self.path} ({self.bytes / 1e6:.1f} MB, {len(self.charts)} charts, "
+            f"{self.seconds:.1f}s)"
+        )
+
 
 def build_report(warehouse: Path, out: Path, filters: Filters | None = None) -> Report:
     """Write the report for `warehouse` to `out` (atomically) and say what it holds."""
