@@ -28,6 +28,8 @@ from .queries import Filters
 
 logger = logging.getLogger("labsync.report")
 
+MEMORY_LIMIT = "1GB"  # DuckDB's share; the rest is plotly.js and the page text (a few MB)
+
 __all__ = ["Filters", "Report", "ReportError", "build_report"]
 
 
@@ -60,7 +62,12 @@ def build_report(warehouse: Path, out: Path, filters: Filters | None = None) -> 
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ReportError(f"cannot open {warehouse} as a DuckDB warehouse: {first}") from None
+    scratch = tempfile.TemporaryDirectory(prefix="labsync-report-")
     try:
+        # bounded memory: DuckDB spills past MEMORY_LIMIT (the published file stays read-only)
+        con.execute("set enable_progress_bar = false")
+        con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+        con.execute(f"set temp_directory = '{scratch.name}'")
         available = queries.views(con)
         if not available:
             raise ReportError(
@@ -80,6 +87,7 @@ def build_report(warehouse: Path, out: Path, filters: Filters | None = None) -> 
         text = page.render()
     finally:
         con.close()
+        scratch.cleanup()
     size = _write_atomically(out, text)
     seconds = time.perf_counter() - started
     logger.debug(
@@ -266,13 +274,9 @@ def _sweeps(
     for sweep in mine.itertuples():
         runs = children[children["parent_run_id"] == sweep.parent_run_id]
         title = f"{sweep.parent_name} ({sweep.parent_run_id})"
-        per_run = runs.drop_duplicates("run_id").set_index("run_id")["value"]
-        strengths = {
-            key: queries.influence(
-                per_run, rows.set_index("run_id")["param"].reindex(per_run.index)
-            )
-            for key, rows in runs.groupby("key", sort=True)
-        }
+        wide = runs.pivot(index="run_id", columns="key", values="param")
+        per_run = runs.drop_duplicates("run_id").set_index("run_id")["value"].reindex(wide.index)
+        strengths = {key: queries.influence(per_run, wide[key]) for key in wide.columns}
         varying = sorted((k for k, s in strengths.items() if s > 0), key=lambda k: -strengths[k])
         if not varying:
             html.append(note(f"Sweep {title}: no param varies with {sweep.metric}."))

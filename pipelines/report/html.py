@@ -71,6 +71,7 @@ var labsyncObserver = new IntersectionObserver(function (entries) {
     if (entry.isIntersecting && !div.dataset.rendered) {
       var spec = JSON.parse(document.getElementById(div.id + "-spec").textContent);
       div.dataset.rendered = "pending";
+      spec.layout.template = labsyncTemplate;
       div.dataset.gl = spec.data.some(function (t) { return t.type === "parcoords"; }) ? "1" : "";
       Plotly.newPlot(div, spec.data, spec.layout, spec.config).then(function () {
         div.dataset.rendered = "1";
@@ -197,6 +198,7 @@ class Page:
         div_id = f"chart-{len(self.charts) + 1}"
         self.charts.append(name)
         spec = json.loads(pio.to_json(fig, validate=False))
+        spec["layout"].pop("template", None)  # RENDER_JS sets the page's one template
         spec["config"] = PLOTLY_CONFIG
         text = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
         height = fig.layout.height or 380
@@ -218,5 +220,11 @@ class Page:
             f"<title>{escape(self.title)}</title><style>{CSS}</style>"
             f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
             f'<header><h1>{escape(self.title)}</h1><p class="meta">{self.meta}</p>'
-            f"<nav>{nav}</nav></header>{body}<script>{SORT_JS}{RENDER_JS}</script></body></html>"
+            f"<nav>{nav}</nav></header>{body}<script>var labsyncTemplate = {_template()};"
+            f"{SORT_JS}{RENDER_JS}</script></body></html>"
         )
+
+
+def _template() -> str:
+    """plotly_white, the look of every chart, as JSON for the page."""
+    return json.dumps(pio.templates["plotly_white"].to_plotly_json()).replace("</", "<\\/")
