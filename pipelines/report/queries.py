@@ -181,26 +181,36 @@ def run_counts(
 
 
 def sweeps(con: duckdb.DuckDBPyConnection, chosen: dict[int, str]) -> pd.DataFrame:
-    """Per project, the `MAX_SWEEPS` sweeps with the most children ranked on its metric."""
+    """Per project, the `MAX_SWEEPS` sweeps (live parents) with the most children ranked on its
+    main metric, from the materialised board (`analytics.sweep_summary` would rank every run
+    again)."""
     pairs = pd.DataFrame({"project_id": list(chosen), "metric": list(chosen.values())})
     con.register("report_chosen", pairs)
     try:
         return df(
             con,
             f"""
-            select summary.project_id, summary.parent_run_id, summary.parent_name,
-                summary.metric, summary.direction, summary.n_children,
-                summary.n_children_with_metric
-            from analytics.sweep_summary as summary
-            join report_chosen as chosen
-                on chosen.project_id = summary.project_id and chosen.metric = summary.metric
-            where summary.n_children_with_metric >= 3
+            with children as (
+                select board.project_id, runs.parent_run_id, board.metric,
+                    any_value(board.direction) as direction, count(*) as n_children_with_metric
+                from report_board as board
+                join report_chosen as chosen
+                    on chosen.project_id = board.project_id and chosen.metric = board.metric
+                join analytics.model_lab_runs as runs on runs.run_id = board.run_id
+                where runs.parent_run_id is not null
+                group by all
+                having count(*) >= 3
+            )
+            select children.*, parents.name as parent_name
+            from children
+            join analytics.model_lab_runs as parents on parents.run_id = children.parent_run_id
+            where not parents.is_deleted
             qualify row_number() over (
-                partition by summary.project_id
-                order by summary.n_children_with_metric desc, summary.parent_run_id
+                partition by children.project_id
+                order by children.n_children_with_metric desc, children.parent_run_id
             ) <= {MAX_SWEEPS}
-            order by summary.project_id, summary.n_children_with_metric desc,
-                summary.parent_run_id
+            order by children.project_id, children.n_children_with_metric desc,
+                children.parent_run_id
             """,
         )
     finally:

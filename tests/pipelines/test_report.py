@@ -171,3 +171,38 @@ def test_influence_reads_numbers_by_rank_and_categories_by_group_means() -> None
     split = pd.Series(["adam", "adam", "adam", "sgd", "sgd", "sgd"])
     mixed = pd.Series(["adam", "sgd", "adam", "sgd", "adam", "sgd"])
     assert queries.influence(values, split) > 0.8 > queries.influence(values, mixed)
+
+
+def test_sweeps_picked_from_the_board_match_sweep_summary(model_lab_only: Path) -> None:
+    with duckdb.connect(str(model_lab_only), read_only=True) as con:
+        ids = [
+            p for (p,) in con.sql("select project_id from analytics.model_lab_projects").fetchall()
+        ]
+        queries.materialise_leaderboard(con, ids)
+        chosen = {
+            int(p): str(m)
+            for p, m in con.execute(
+                "select project_id, arg_max(metric, n_runs) from analytics.leaderboard group by 1"
+            ).fetchall()
+        }
+        picked = queries.sweeps(con, chosen)
+        con.register(
+            "pairs", pd.DataFrame({"project_id": list(chosen), "metric": list(chosen.values())})
+        )
+        expected = con.execute(
+            """
+            select summary.project_id, summary.parent_run_id, summary.n_children_with_metric
+            from analytics.sweep_summary as summary
+            join pairs using (project_id, metric)
+            where summary.n_children_with_metric >= 3
+            qualify row_number() over (
+                partition by summary.project_id
+                order by summary.n_children_with_metric desc, summary.parent_run_id
+            ) <= $1
+            order by 1, 3 desc, 2
+            """,
+            [queries.MAX_SWEEPS],
+        ).fetchall()
+    assert expected  # the emulator's sweeps are there to pick from
+    columns = ["project_id", "parent_run_id", "n_children_with_metric"]
+    assert [tuple(r) for r in picked[columns].itertuples(index=False)] == expected
