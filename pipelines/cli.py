@@ -1,4 +1,4 @@
-"""The `labsync` command: sync, models, emulate, demo. Thin: the work lives in `runner`.
+"""The `labsync` command: sync, models, report, emulate, demo. Thin: the work lives in `runner`.
 
 Exit codes: 0 success, 1 sync or model failure (or stale data for `status`), 2 usage or
 configuration error, 75 another sync holds the warehouse.
@@ -140,9 +140,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def _write_report_after_sync(warehouse: Path, out: Path) -> int:
     """`sync --report`: the sync is published whatever happens here; a failure is exit 1."""
-    from .report import build_report
-
     try:
+        from .report import build_report
+
         report = build_report(warehouse, out.resolve())
     except Exception as exc:  # the published warehouse stays as it is
         logger.error(
