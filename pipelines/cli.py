@@ -1,8 +1,8 @@
 """labsync: sync Datadog Model Lab, Datadog LLM Observability and PostHog LLM analytics into
 DuckDB (or a Parquet/Delta lake) and build run-comparison views over them.
 
-Commands: sync, models, status, search, compare, emulate, demo. Exit codes: 0 success, 1 sync
-or model failure (or stale data for `status`), 2 usage or configuration error (found before
+Commands: sync, models, status, search, compare, report, emulate, demo. Exit codes: 0
+success, 1 sync or model failure (or an unhealthy warehouse for `status`), 2 usage or configuration error (found before
 any request), 75 another sync holds the warehouse, 130 interrupted.
 """
 
@@ -32,6 +32,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
 DEFAULT_MAX_AGE_HOURS = 26.0  # a daily cron job plus slack
 DEMO_WAREHOUSE = Path("warehouse") / "demo.duckdb"
 LAKE_WAREHOUSE = Path("warehouse") / "lake.duckdb"
+DEMO_REPORT = "demo-report.html"  # beside the demo warehouse
 
 
 def _out(text: str = "") -> None:
@@ -221,7 +222,49 @@ def cmd_sync(args: argparse.Namespace) -> int:
         _print_sync_summary(exc.result, lake)
         raise
     _print_sync_summary(result, lake)
-    return _report_audits(result.audit_failures)
+    code = _report_audits(result.audit_failures)
+    if args.report and result.published:
+        code = max(code, _write_report_after_sync(result.warehouse, Path(args.report)))
+    return code
+
+
+def _write_report_after_sync(warehouse: Path, out: Path) -> int:
+    """`sync --report`: the sync is published whatever happens here; a failure is exit 1."""
+    try:
+        from .report import build_report
+
+        report = build_report(warehouse, out.resolve())
+    except Exception as exc:  # the published warehouse stays as it is
+        logger.error(
+            "sync published, but the report failed: %s",
+            exc,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+        )
+        return EXIT_FAILED
+    _out(report.summary())
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    try:
+        from .report import Filters, build_report
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            f"labsync report needs {exc.name}: pip install 'labsync[report]'"
+        ) from None
+
+    since = None
+    if args.since:
+        try:
+            since = date.fromisoformat(args.since)
+        except ValueError:
+            raise ConfigurationError(f"--since {args.since!r} is not a date (YYYY-MM-DD)") from None
+    filters = Filters(tuple(args.project or ()), tuple(args.metric or ()), since)
+    report = build_report(warehouse_path(args.warehouse), Path(args.out).resolve(), filters)
+    _out(report.summary())
+    return EXIT_OK
 
 
 def _age(seconds: float | None) -> str:
@@ -373,7 +416,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for name, count in runner.table_counts(warehouse).items():
         _out(f"  analytics.{name:<28}{count:>9} rows")
     _print_best_runs(warehouse)
-    return _report_audits(result.audit_failures)
+    code = _report_audits(result.audit_failures)
+    return max(code, _write_report_after_sync(warehouse, warehouse.with_name(DEMO_REPORT)))
 
 
 def _print_best_runs(warehouse: Path) -> None:
@@ -485,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--bucket-url", help="lake folder or bucket for --destination filesystem")
     sync.add_argument(
+        "--report", metavar="PATH", help="after a successful publish, write the HTML report here"
+    )
+    sync.add_argument(
         "--table-format",
         choices=list(runner.TABLE_FORMATS),
         default="parquet",
@@ -548,6 +595,17 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--baseline", metavar="RUN_ID", type=int, help="default: the first run")
     compare.add_argument("--warehouse")
 
+    report = commands.add_parser(
+        "report", help="one self-contained HTML page of charts over the analytics views"
+    )
+    report.add_argument("--warehouse")
+    report.add_argument("--out", default="report.html", help="default: report.html")
+    report.add_argument(
+        "--project", action="append", type=int, metavar="ID", help="Model Lab project (repeatable)"
+    )
+    report.add_argument("--metric", action="append", metavar="KEY", help="metric (repeatable)")
+    report.add_argument("--since", metavar="DATE", help="time series from this day (YYYY-MM-DD)")
+
     commands.add_parser(
         "emulate", help="serve the vendor API emulator (see --help)", add_help=False
     )
@@ -566,6 +624,7 @@ COMMANDS = {
     "status": cmd_status,
     "search": cmd_search,
     "compare": cmd_compare,
+    "report": cmd_report,
     "demo": cmd_demo,
 }
 
