@@ -38,6 +38,8 @@ bench: $(STAMP) ## 100k-run benchmark: full sync vs fetch floor, incremental aft
 	$(BIN)/python -m bench.facets_bench --runs 100000
 	# the analytics marts and audits on a synthetic 1,000,000-run warehouse (no API involved)
 	$(BIN)/python -m bench.models_bench --runs 1000000
+	# constant cost (issue 13): full, no-change and 1%-changed syncs at 30k and 1M runs
+	$(BIN)/python -m bench.scale_bench --small 30000 --runs 1000000
 
 lock: $(STAMP) ## re-pin constraints.txt to what the fresh resolver picks today
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock

@@ -256,6 +256,9 @@ def model_lab_source(
             schedule=WatchSchedule(active_run_age_s, stale_run_recheck_s),
         )
         first_sync = changes.cursor is None
+        changed.record_runs = (
+            run_artifact_walks and "run_artifacts" in dlt.current.source().selected_resources
+        )
         # a run created before the listing's stop point (less a lookback) is not new
         children = Children(
             None if changes.stop_at is None else changes.stop_at - timedelta(seconds=lookback_s)

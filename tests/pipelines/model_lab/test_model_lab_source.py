@@ -354,7 +354,8 @@ def test_old_run_in_progress_caught_within_the_slow_schedule(
     emu.model_lab.update_run(victim, touch=False, status="completed")
     emu.clear_requests()
     run_sync(warehouse)  # seconds later: a slice of the old runs is due, not all
-    assert len(reread_ids(emu)) < len(old)
+    if time.monotonic() - started < 5:  # a loaded machine can take the whole interval
+        assert len(reread_ids(emu)) < len(old)
     time.sleep(max(0.0, 6.5 - (time.monotonic() - started)))
     run_sync(warehouse)  # one interval after the first sync: every old run was due
     assert query(
