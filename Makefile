@@ -51,6 +51,8 @@ bench: $(STAMP) ## 100k-run benchmark: full sync vs fetch floor, incremental aft
 	$(BIN)/python -m bench.models_bench --runs 1000000
 	# `labsync report` over a 1,000,000-run warehouse: build time and peak memory (target 30 s)
 	$(BIN)/python -m bench.report_bench --runs 1000000
+	# constant cost (issue 13): full, no-change and 1%-changed syncs at 30k and 1M runs
+	$(BIN)/python -m bench.scale_bench --small 30000 --runs 1000000
 
 lock: $(STAMP) ## re-pin constraints.txt to what the fresh resolver picks today
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock

@@ -2,8 +2,9 @@
 DuckDB (or a Parquet/Delta lake) and build run-comparison views over them.
 
 Commands: sync, models, status, search, compare, report, emulate, demo. Exit codes: 0
-success, 1 sync or model failure (or an unhealthy warehouse for `status`), 2 usage or configuration error (found before
-any request), 75 another sync holds the warehouse, 130 interrupted.
+success, 1 sync or model failure (or an unhealthy warehouse for `status`), 2 usage or
+configuration error (found before any request), 75 another sync holds the warehouse,
+130 interrupted.
 """
 
 from __future__ import annotations
