@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs lint format bench lock clean browser
+.PHONY: demo test docs lint format bench chaos lock clean browser
 # root installs system packages itself; anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -53,6 +53,9 @@ bench: $(STAMP) ## 100k-run benchmark: full sync vs fetch floor, incremental aft
 	$(BIN)/python -m bench.report_bench --runs 1000000
 	# constant cost (issue 13): full, no-change and 1%-changed syncs at 30k and 1M runs
 	$(BIN)/python -m bench.scale_bench --small 30000 --runs 1000000
+
+chaos: $(STAMP) ## kill -9 syncs of all three sources at 30+ points; prints converged/total
+	$(BIN)/python -m bench.chaos --runs 600
 
 lock: $(STAMP) ## re-pin constraints.txt to what the fresh resolver picks today
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
