@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench lock clean
+.PHONY: demo test docs lint format bench chaos lock clean browser
+# root installs system packages itself; anyone else through sudo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
 	# the engine tests start a PostgreSQL server (Debian's) and Spark (needs Java 17+)
@@ -21,10 +23,19 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP) ## sync the embedded emulator into DuckDB, build the views, print a summary
 	$(BIN)/labsync demo
 
-test: $(STAMP) ## lint and run every test (offline, real loopback HTTP)
+# the report tests' headless browser: Debian's chromium, driven by playwright (which downloads none)
+browser:
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
+
+test: $(STAMP) browser ## lint and run every test (offline, real loopback HTTP, headless chromium)
 	$(BIN)/ruff check pipelines emulator tests bench
 	$(BIN)/ruff format --check pipelines emulator tests bench
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site
+
+docs: $(STAMP) ## the manual in docs/, strictly (broken links fail), into .venv/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines emulator tests bench
@@ -42,6 +53,13 @@ bench: $(STAMP) ## 100k-run benchmark: full sync vs fetch floor, incremental aft
 	$(BIN)/python -m bench.facets_bench --runs 100000
 	# the analytics marts and audits on a synthetic 1,000,000-run warehouse (no API involved)
 	$(BIN)/python -m bench.models_bench --runs 1000000
+	# `labsync report` over a 1,000,000-run warehouse: build time and peak memory (target 30 s)
+	$(BIN)/python -m bench.report_bench --runs 1000000
+	# constant cost (issue 13): full, no-change and 1%-changed syncs at 30k and 1M runs
+	$(BIN)/python -m bench.scale_bench --small 30000 --runs 1000000
+
+chaos: $(STAMP) ## kill -9 syncs of all three sources at 30+ points; prints converged/total
+	$(BIN)/python -m bench.chaos --runs 600
 
 lock: $(STAMP) ## re-pin constraints.txt to what the fresh resolver picks today
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock

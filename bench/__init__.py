@@ -25,3 +25,12 @@ def parse_bench_args(parser: argparse.ArgumentParser, argv: list[str] | None) ->
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     return args
+
+
+def goal(label: str, value: float, limit: float) -> dict[str, object]:
+    """A figure against its goal (value <= limit), logged as met or MISSED."""
+    met = value <= limit
+    logging.getLogger("labsync.bench").info(
+        "goal %-52s %10.2f <= %-8g %s", label, value, limit, "met" if met else "MISSED"
+    )
+    return {"goal": label, "value": value, "limit": limit, "met": met}

@@ -28,7 +28,7 @@ from typing import Any, cast
 
 import duckdb
 
-from bench import bench_parser, parse_bench_args
+from bench import bench_parser, goal, parse_bench_args
 from pipelines import models
 from pipelines.search import search_runs
 
@@ -231,6 +231,18 @@ def main(argv: list[str] | None = None) -> int:
             timed("run all audits", figures, lambda: models.run_audits(con)),
         )
         figures["audit failures"] = [f.name for f in failures]
+        figures["goals"] = [
+            goal(
+                f"build all models at {args.runs:,} runs (CPU s)",
+                figures["build all models"]["cpu_s"],
+                2.5,
+            ),
+            goal(
+                f"run all audits at {args.runs:,} runs (CPU s)",
+                figures["run all audits"]["cpu_s"],
+                3.0,
+            ),
+        ]
         for mart in HEAVY_MARTS:
             timed(
                 f"materialise analytics.{mart}",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import resource
@@ -34,7 +35,7 @@ import orjson
 import requests
 import urllib3
 
-from bench import bench_parser, parse_bench_args
+from bench import bench_parser, goal, parse_bench_args
 
 logger = logging.getLogger("labsync.bench")
 
@@ -236,6 +237,14 @@ def main(argv: list[str] | None = None) -> int:
         "incremental_s": round(incr_s, 2),
         "incremental_requests": incr_requests,
     }
+    figures["goals"] = [
+        goal(f"full sync / list-fetch floor at {args.runs:,} runs", full_s / floor_s, 1.5),
+        goal(
+            f"incremental requests after {changed:,} changed",
+            incr_requests,
+            2 * math.ceil(changed / 100) + 10,
+        ),
+    ]
     sys.stdout.write(json.dumps(figures, indent=2) + "\n")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

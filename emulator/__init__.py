@@ -1,4 +1,5 @@
-"""Loopback emulator of the vendor APIs labsync syncs from (Datadog Model Lab today).
+"""Loopback emulator of the vendor APIs labsync syncs from: Datadog Model Lab, Datadog LLM
+Observability and PostHog LLM analytics, all on one port.
 
 Independent of ``pipelines``: it is a separate description of the vendor API, used by tests,
 benchmarks and ``labsync emulate``.

@@ -22,7 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed so wrappers can reuse the flags)."""
     parser = argparse.ArgumentParser(
         prog="python -m emulator",
-        description="Serve an emulated Datadog Model Lab API on loopback.",
+        description="Serve emulated Datadog Model Lab, Datadog LLM Observability and PostHog LLM "
+        "analytics APIs on one loopback port. Point labsync at it with "
+        "SOURCES__DATADOG__BASE_URL and SOURCES__POSTHOG__BASE_URL=http://HOST:PORT (any Datadog "
+        "keys unless --api-key/--app-key, any PostHog key unless --posthog-api-key, and "
+        "SOURCES__POSTHOG__PROJECT_ID=1 unless --posthog-project-id).",
     )
     parser.add_argument("--port", type=int, default=8000, help="TCP port (0 = any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")

@@ -1,6 +1,6 @@
 """Request/response types and a small method + regex router.
 
-Every vendor module (Model Lab today; LLM Observability and PostHog later) registers an
+Every vendor module (Model Lab, LLM Observability, PostHog) registers an
 :class:`ApiGroup` (its path prefix, auth check and rate-limit name) and then its routes in that
 group. Routes registered without a group are *control* routes: they skip auth, faults, rate
 limiting and the request log.

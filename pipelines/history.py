@@ -21,6 +21,7 @@ from .warehouse import state_dir
 
 HISTORY_SCHEMA = "raw_labsync"
 HISTORY_TABLE = "sync_runs"
+LABSYNC_SOURCE = "labsync"  # records of labsync's own steps (resource "publish")
 
 
 @dataclass(frozen=True)
@@ -111,14 +112,26 @@ class ResourceStatus:
     last_error: str | None
     last_error_at: str | None
     stale: bool
+    failing: bool  # its latest sync failed
+
+    @property
+    def problem(self) -> str | None:
+        """Why this resource is unhealthy, in one line (None when it is healthy)."""
+        if self.failing:
+            return f"{self.source} {self.resource}: last sync failed: {self.last_error}"
+        if self.stale:
+            return f"{self.source} {self.resource}: no successful sync within the allowed age"
+        return None
 
 
 def status(records: list[SyncRunRecord], max_age: timedelta) -> list[ResourceStatus]:
     now = datetime.now(UTC)
     latest_ok: dict[tuple[str, str], SyncRunRecord] = {}
     latest_error: dict[tuple[str, str], SyncRunRecord] = {}
+    latest: dict[tuple[str, str], SyncRunRecord] = {}
     for record in records:  # the file is in time order
         key = (record.source, record.resource)
+        latest[key] = record
         if record.status == "succeeded":
             latest_ok[key] = record
         elif record.status == "failed":
@@ -138,6 +151,7 @@ def status(records: list[SyncRunRecord], max_age: timedelta) -> list[ResourceSta
                 last_error=error.error if error else None,
                 last_error_at=error.finished_at if error else None,
                 stale=age is None or age > max_age.total_seconds(),
+                failing=latest[key].status == "failed",
             )
         )
     return report

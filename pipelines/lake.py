@@ -202,7 +202,13 @@ def resolved_sql(table: LakeTable, files: list[str] | None = None) -> str:
             f"select * exclude (_lake_file), {load_id} as _lake_load_id "
             f"from read_parquet('{table.glob}', union_by_name = true, filename = '_lake_file')"
         )
-    if table.primary_key:
+    if table.merge_key:  # children: the newest load per parent (their key is within it)
+        keys = ", ".join(table.merge_key)
+        resolved = (
+            f"select * from ({scan}) "
+            f"qualify _lake_load_id = max(_lake_load_id) over (partition by {keys})"
+        )
+    elif table.primary_key:
         keys = ", ".join(table.primary_key)
         resolved = (
             f"select * from ({scan}) "
@@ -211,12 +217,6 @@ def resolved_sql(table: LakeTable, files: list[str] | None = None) -> str:
         if table.hard_delete:
             kept = " and ".join(f"not coalesce({c}, false)" for c in table.hard_delete)
             resolved = f"select * from ({resolved}) where {kept}"
-    elif table.merge_key:
-        keys = ", ".join(table.merge_key)
-        resolved = (
-            f"select * from ({scan}) "
-            f"qualify _lake_load_id = max(_lake_load_id) over (partition by {keys})"
-        )
     else:
         resolved = scan
     return f"select * exclude (_lake_load_id) from ({resolved})"

@@ -30,6 +30,7 @@ import sqlglot
 from sqlglot import exp
 
 from . import dialects
+from .common import progress
 from .common.config import config_value
 from .common.errors import ConfigurationError, LabsyncError
 
@@ -306,6 +307,7 @@ def build(
     skipped, with everything built on them. `metric_directions` defaults to the config.
     """
     overrides = metric_direction_overrides(metric_directions)  # config errors before any DDL
+    progress.phase("models")
     models = build_order(discover(sql_dir))
     macros = discover_macros(sql_dir)
     built: list[Model] = []
@@ -357,6 +359,7 @@ def build(
 
 
 def run_audits(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[AuditFailure]:
+    progress.phase("audits")
     failures = []
     available = existing_relations(con)
     for path in sorted((sql_dir / "audits").glob("*.sql")):

@@ -232,8 +232,14 @@ def build_views(
     found: Target,
     records: list[history.SyncRunRecord],
     metric_directions: Mapping[str, str] | None = None,
+    *,
+    publish_on_audit_failure: bool = False,
 ) -> list[models.AuditFailure]:
-    """Build `staging` and `analytics` beside the raw tables, audit them, swap them in."""
+    """Build `staging` and `analytics` beside the raw tables, audit them, swap them in.
+
+    A failed audit keeps the published schemas as they were (unless
+    `publish_on_audit_failure`); the new views stay in the `*__next` schemas for inspection.
+    """
     con = found.connect()
     try:
         _write_history(PostgresEngine(con), records)
@@ -245,6 +251,15 @@ def build_views(
                 cur.execute(f"drop schema if exists {physical} cascade")
         engines.build(engine, metric_directions=metric_directions)
         failures = engines.run_audits(engine)
+        if failures and not publish_on_audit_failure:
+            con.commit()
+            logger.error(
+                "audits failed: the views in Postgres %s keep their last state; the new ones "
+                "are in %s",
+                found.name,
+                ", ".join(schemas.values()),
+            )
+            return failures
         with con.cursor() as cur:  # the swap: readers see the old views or the new ones
             for logical, physical in schemas.items():
                 cur.execute(f"drop schema if exists {logical} cascade")

@@ -3,29 +3,43 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from . import history, models
+from . import history, models, recovery
 from . import lake as lakes
 from . import postgres as pg
-from .common import dlt_tables
+from .common import dlt_tables, progress
+from .common.config import config_value
 from .common.errors import ConfigurationError, LabsyncError
 from .common.stats import SyncStats
 from .sources import SourceSpec, SyncContext, registry
-from .warehouse import connect, exclusive_lock, prepare_working_copy, publish, state_dir
+from .warehouse import (
+    connect,
+    exclusive_lock,
+    prepare_working_copy,
+    publish,
+    state_dir,
+    storage_full,
+)
 
 logger = logging.getLogger("labsync")
 
+# DuckDB settings of the load into the working copy: a memory cap (DuckDB spills to disk beyond
+# it) so a sync's memory does not grow with the warehouse; `[labsync] duckdb_memory_limit`
+DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
 LOADER_FILE_FORMAT = "parquet"  # 5-7x faster than insert_values on DuckDB (dlt notes §3)
 TABLE_FORMATS = ("parquet", "delta")  # of a lake: plain Parquet files or Delta tables
 
@@ -64,6 +78,7 @@ class SyncResult:
     skipped: list[str] = field(default_factory=list)
     audit_failures: list[models.AuditFailure] = field(default_factory=list)
     published: bool = False
+    recovered: list[str] = field(default_factory=list)  # what a crashed sync had left
 
     @property
     def rows_loaded(self) -> int:
@@ -88,13 +103,31 @@ def make_pipeline(source: str, warehouse: Path, database: Path | str | pg.Target
     elif isinstance(database, str):
         destination = dlt.destinations.filesystem(bucket_url=database)
     else:
-        destination = dlt.destinations.duckdb(str(database))
+        destination = dlt.destinations.duckdb(_duckdb_credentials(database))
     return dlt.pipeline(
         pipeline_name=f"labsync_{source}",
         destination=destination,
         dataset_name=raw_dataset(source),
         pipelines_dir=str(state_dir(warehouse)),
+        progress=progress.DltPhases(),
     )
+
+
+def duckdb_settings() -> dict[str, Any]:
+    """DuckDB settings for the load, the models and the audits of a sync."""
+    return {
+        "memory_limit": str(
+            config_value("labsync.duckdb_memory_limit", DEFAULT_DUCKDB_MEMORY_LIMIT)
+        ),
+        # no order to keep in merges, appends and audits: lets DuckDB stream, not buffer
+        "preserve_insertion_order": False,
+    }
+
+
+def _duckdb_credentials(database: Path) -> DuckDbCredentials:
+    credentials = DuckDbCredentials(str(database))
+    credentials.global_config = duckdb_settings()
+    return credentials
 
 
 @dataclass
@@ -147,23 +180,53 @@ def _cursor(pipeline: dlt.Pipeline, source: str, resource: str) -> str | None:
     return str(cursor) if cursor is not None else None
 
 
+def _failed(result: SourceResult, exc: PipelineStepFailed, step: str | None = None) -> None:
+    cause = _root_cause(exc)
+    message = str(cause) if isinstance(cause, LabsyncError) else f"{type(cause).__name__}: {cause}"
+    result.status, result.failed_step = "failed", step or exc.step
+    result.error = f"{result.name} failed at step '{result.failed_step}': {message}"
+    logger.error("%s", result.error)
+
+
+def _recover(pipeline: dlt.Pipeline, result: SourceResult) -> list[str]:
+    """Finish or discard what a crashed sync left in the source's pipeline, before extracting.
+
+    A source whose leftovers can be neither loaded nor aborted fails; it must not extract
+    on top of them.
+    """
+    try:
+        done = recovery.finish_pending(pipeline)
+    except PipelineStepFailed as exc:
+        _failed(result, exc, step="recover")
+        return []
+    return [f"{result.name}: {action}" for action in done]
+
+
+def _working_copy(warehouse: Path, notes: list[str]) -> Path:
+    """The working copy, repaired after a crash; `notes` gets what was done.
+
+    A new or restored working copy may hold less than dlt's local state says was loaded:
+    that state and its pending packages are dropped, so each pipeline restores its state
+    (cursors) from the database on its next run, and re-reads whatever the database lacks.
+    """
+    work = prepare_working_copy(warehouse)
+    notes += work.notes
+    if work.fresh:
+        for name in registry():
+            folder = state_dir(warehouse) / f"labsync_{name}"
+            if folder.exists():
+                shutil.rmtree(folder)
+                notes.append(f"{name}: dlt state reset to the working copy's")
+    return work.path
+
+
 def _run_source(pipeline: dlt.Pipeline, source: Any, result: SourceResult) -> None:
     try:
-        if pipeline.has_pending_data:
-            # a previous sync extracted but did not load: finish that first, then extract anew
-            logger.info("%s: loading data left pending by an interrupted sync", result.name)
-            pipeline.load()
         # Postgres: insert_values (parquet needs an ADBC driver; csv loads "" as NULL)
         postgres = pipeline.destination.destination_type.endswith(".postgres")
         pipeline.run(source, loader_file_format="insert_values" if postgres else LOADER_FILE_FORMAT)
     except PipelineStepFailed as exc:
-        cause = _root_cause(exc)
-        message = (
-            str(cause) if isinstance(cause, LabsyncError) else f"{type(cause).__name__}: {cause}"
-        )
-        result.status, result.failed_step = "failed", exc.step
-        result.error = f"{result.name} failed at step '{exc.step}': {message}"
-        logger.error("%s", result.error)
+        _failed(result, exc)
         return
     normalize_info = pipeline.last_trace.last_normalize_info
     if normalize_info is not None:
@@ -211,6 +274,7 @@ def sync(
     lake: str | None = None,
     table_format: str = "parquet",
     destination: str = "duckdb",
+    publish_on_audit_failure: bool = False,
 ) -> SyncResult:
     """Sync the sources into a working copy, build the views, publish `warehouse`.
 
@@ -218,6 +282,11 @@ def sync(
     filesystem destination instead, or as Delta tables with `table_format="delta"`;
     `build_models_in` then builds the views over it. With `destination="postgres"` the raw
     tables and the views go to the Postgres of dlt's credentials (see `postgres`).
+
+    A crashed sync's leftovers are finished or discarded first (`recovery`). The published
+    file changes only when every load committed and every audit passed (or
+    `publish_on_audit_failure`); otherwise it keeps the last good state and the working copy
+    keeps the new one for inspection.
 
     Raises `ConfigurationError` before any request, `WarehouseBusy` when another sync runs,
     `SyncFailed` after publishing what the other sources loaded when a source failed.
@@ -238,7 +307,9 @@ def sync(
     with exclusive_lock(warehouse, "sync"), pg.writer_lock(postgres) if postgres else nullcontext():
         for name in skipped:
             logger.info("skipping source %s: no credentials configured", name)
-        work: Path | str | pg.Target = postgres or lake or prepare_working_copy(warehouse)
+        work: Path | str | pg.Target = (
+            postgres or lake or _working_copy(warehouse, result.recovered)
+        )
         sync_id = uuid.uuid4().hex[:12]
         planned = []
         for spec in specs:  # build every source first: configuration errors before any request
@@ -251,35 +322,83 @@ def sync(
             )
             source_result = SourceResult(spec.name, stats=context.stats)
             planned.append((pipeline, spec.build(context), source_result))
+        for pipeline, _, source_result in planned:  # before anything new is extracted
+            result.recovered += _recover(pipeline, source_result)
+        if result.recovered:
+            logger.info("recovered after an interrupted sync: %s", "; ".join(result.recovered))
         records: list[history.SyncRunRecord] = []
         for pipeline, source, source_result in planned:
             source_started = datetime.now(UTC)
-            # route_table picks each table's disposition by format while the source extracts
-            with dlt_tables.table_format("delta" if table_format == "delta" else None):
-                _run_source(pipeline, source, source_result)
+            if source_result.status != "failed":
+                # route_table picks each table's disposition by format while the source extracts
+                with dlt_tables.table_format("delta" if table_format == "delta" else None):
+                    _run_source(pipeline, source, source_result)
             result.sources[source_result.name] = source_result
             records += _history_records(sync_id, source_started, pipeline, source, source_result)
         history.append(warehouse, records)
         # a failed load may have left a source's tables half-written: publish nothing then
-        load_failed = any(s.failed_step == "load" for s in result.failed)
-        if isinstance(work, pg.Target) and build_models and not load_failed:
-            result.audit_failures = pg.build_views(work, history.read(warehouse))
-            result.published = True
+        load_failed = any(s.failed_step in ("load", "recover") for s in result.failed)
+        if isinstance(work, pg.Target) and build_models:
+            if not load_failed:
+                result.audit_failures = pg.build_views(
+                    work, history.read(warehouse), publish_on_audit_failure=publish_on_audit_failure
+                )
+                result.published = not result.audit_failures or publish_on_audit_failure
+            _record_publish(warehouse, sync_id, result)
         if isinstance(work, Path):
-            result.audit_failures = _build(warehouse, work, build_models)
-        if isinstance(work, Path) and not load_failed:
-            publish(work, warehouse)
-            result.published = True
+            with _storage_errors("building the views"):
+                result.audit_failures = _build(warehouse, work, build_models)
+            gated = bool(result.audit_failures) and not publish_on_audit_failure
+            if not load_failed and not gated:
+                with _storage_errors("publishing"):
+                    publish(work, warehouse)
+                result.published = True
+            _record_publish(warehouse, sync_id, result)
     result.seconds = time.monotonic() - started
     if result.failed:
         raise SyncFailed("; ".join(s.error or s.name for s in result.failed), result)
     return result
 
 
+@contextmanager
+def _storage_errors(step: str) -> Iterator[None]:
+    """A full disk or a file size limit becomes one line naming the path."""
+    try:
+        yield
+    except (OSError, duckdb.Error) as exc:
+        full = storage_full(exc, step)
+        if full is None:
+            raise
+        raise full from exc
+
+
+def _record_publish(warehouse: Path, sync_id: str, result: SyncResult) -> None:
+    """One history record for the publish itself: `labsync status` tells a held-back file."""
+    now = datetime.now(UTC).isoformat()
+    error = None
+    if result.audit_failures:
+        names = ", ".join(f.name for f in result.audit_failures)
+        error = f"audits failed: {names}" + ("" if result.published else " (not published)")
+    elif not result.published:
+        error = "not published: a source failed to load"
+    record = history.SyncRunRecord(
+        sync_id=sync_id,
+        started_at=now,
+        finished_at=now,
+        status="failed" if error else "succeeded",
+        source=history.LABSYNC_SOURCE,
+        resource="publish",
+        error=error,
+    )
+    history.append(warehouse, [record])
+
+
 def _build(
     warehouse: Path, work: Path, build_models: bool, lake: str | None = None
 ) -> list[models.AuditFailure]:
     with connect(work) as con:
+        for name, value in duckdb_settings().items():
+            con.execute(f"set {name} = ?", [value])
         if lake:  # raw views over the lake replace the raw tables
             lakes.attach(con, lake)
         history.materialise(con, history.read(warehouse))
@@ -290,10 +409,15 @@ def _build(
 
 
 def build_models_in(
-    warehouse: Path, lake: str | None = None, engine: str = "duckdb"
+    warehouse: Path,
+    lake: str | None = None,
+    engine: str = "duckdb",
+    *,
+    publish_on_audit_failure: bool = False,
 ) -> list[models.AuditFailure]:
     """`labsync models`: rebuild the views in the working copy and publish it.
 
+    A failed audit keeps the published file as it was (unless `publish_on_audit_failure`).
     With `lake`, `warehouse` becomes a small DuckDB file of views over the lake's Parquet;
     with `engine="spark"` the views are built in a Spark session over the lake instead.
     """
@@ -304,10 +428,14 @@ def build_models_in(
             raise ConfigurationError("--engine spark builds over a lake: give --lake URL")
         return spark.build_views(lake, lakes.local_anchor(lake, warehouse))[1]
     with exclusive_lock(warehouse, "models"):
-        work = prepare_working_copy(warehouse)
+        notes: list[str] = []
+        work = _working_copy(warehouse, notes)
+        if notes:
+            logger.info("recovered after an interrupted run: %s", "; ".join(notes))
         history_of = lakes.local_anchor(lake, warehouse) if lake else warehouse
         failures = _build(history_of, work, build_models=True, lake=lake)
-        publish(work, warehouse)
+        if not failures or publish_on_audit_failure:
+            publish(work, warehouse)
         return failures
 
 

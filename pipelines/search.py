@@ -14,9 +14,14 @@ with MLflow's filter grammar:
 - metrics compare numbers (`= != <> < <= > >=`); params and tags compare quoted strings
   (`= != <> LIKE ILIKE`, `IN (...)`, `NOT IN (...)`); any identifier also takes `IS [NOT] NULL`;
 - attributes: `status` (Model Lab names, or MLflow's FINISHED, FAILED, KILLED, RUNNING,
-  SCHEDULED, any case), `run_id`, `run_name`, `project_id` (alias `experiment_id`),
-  `parent_run_id`, `artifact_uri`, `start_time` / `end_time` (milliseconds since the epoch, as
-  in MLflow, or a quoted ISO timestamp);
+  SCHEDULED under every operator, LIKE included), `run_id`, `run_name`, `project_id` (alias
+  `experiment_id`), `parent_run_id`, `artifact_uri`, `user_id` (the `mlflow.user` tag, else
+  the run's owner id), `start_time` (alias `created`) / `end_time` (milliseconds since the
+  epoch, as in MLflow, or a quoted ISO timestamp);
+- MLflow's statuses of Model Lab's: completed is FINISHED, failed FAILED, killed KILLED,
+  pending SCHEDULED, and running, paused and unresponsive are all RUNNING (a paused or
+  unresponsive run has not ended: MLflow has no other name for a live run);
+- order_by ties fall back as in MLflow: `start_time DESC`, then `run_id`;
 - a key no run has matches nothing (as in MLflow), and is logged.
 
 A malformed filter raises `InvalidFilter` naming the offending token and its position.
@@ -67,16 +72,36 @@ ATTRIBUTES = {
     "parent_run_id": ("parent_run_id", "id"),
     "artifact_uri": ("artifact_uri", "string"),
     "start_time": ("start_time", "time"),
+    "created": ("start_time", "time"),  # MLflow's alias
     "end_time": ("end_time", "time"),
+    "user_id": ("user_id", "user"),
 }
 STATUSES = ("pending", "running", "paused", "unresponsive", "completed", "failed", "killed")
-MLFLOW_STATUSES = {
-    "finished": "completed",
-    "failed": "failed",
-    "killed": "killed",
-    "running": "running",
-    "scheduled": "pending",
+# MLflow's status of each Model Lab status: paused and unresponsive runs are live, so RUNNING
+MLFLOW_STATUS_OF = {
+    "pending": "SCHEDULED",
+    "running": "RUNNING",
+    "paused": "RUNNING",
+    "unresponsive": "RUNNING",
+    "completed": "FINISHED",
+    "failed": "FAILED",
+    "killed": "KILLED",
 }
+MLFLOW_STATUSES = {
+    mlflow: tuple(s for s in STATUSES if MLFLOW_STATUS_OF[s] == mlflow)
+    for mlflow in dict.fromkeys(MLFLOW_STATUS_OF.values())
+}
+MLFLOW_STATUS_SQL = (
+    "case status "
+    + " ".join(f"when '{s}' then '{m}'" for s, m in MLFLOW_STATUS_OF.items())
+    + " end"
+)
+# MLflow's user_id: the run's `mlflow.user` tag, else its owner in Model Lab
+USER_ID_SQL = (
+    "select runs.run_id, coalesce(tags.value, cast(runs.owner_id as varchar)) as user_id "
+    "from analytics.model_lab_runs as runs left join analytics.model_lab_run_tags as tags "
+    "on tags.run_id = runs.run_id and tags.key = 'mlflow.user'"
+)
 NUMBER_OPS = ("=", "!=", "<>", "<", "<=", ">", ">=")
 STRING_OPS = ("=", "!=", "<>", "LIKE", "ILIKE")
 OPERATORS = {
@@ -87,6 +112,7 @@ OPERATORS = {
     "tags": STRING_OPS,
     "string": STRING_OPS,
     "status": STRING_OPS,
+    "user": STRING_OPS,
 }
 
 Quote = Callable[[str], str]
@@ -306,13 +332,16 @@ class _Parser:
                 raise self.fail(f"expected , or ) in the {operator} list")
         return Comparison(identifier, operator, tuple(values))
 
-    def status(self, value: str, position: int) -> str:
-        lowered = value.lower()
-        if lowered in STATUSES:
-            return lowered
-        if lowered in MLFLOW_STATUSES:
-            return MLFLOW_STATUSES[lowered]
-        names = ", ".join([*STATUSES, *(s.upper() for s in MLFLOW_STATUSES)])
+    def status(self, value: str, position: int) -> tuple[str, ...]:
+        """The Model Lab statuses a status value stands for: a Model Lab name itself, an
+        MLflow name (any case) every status it covers (RUNNING: running, paused, unresponsive)."""
+        if value in STATUSES:
+            return (value,)
+        if value.upper() in MLFLOW_STATUSES:
+            return MLFLOW_STATUSES[value.upper()]
+        if value.lower() in STATUSES:
+            return (value.lower(),)
+        names = ", ".join([*STATUSES, *MLFLOW_STATUSES])
         raise self.fail(f"unknown status {value!r}: use one of {names}", position)
 
     def parse_filter(self) -> list[Comparison]:
@@ -374,6 +403,18 @@ def _condition(
     """
     identifier = comparison.identifier
     operator = "!=" if comparison.operator == "<>" else comparison.operator
+    if identifier.kind == "status" and operator not in ("IS NULL", "IS NOT NULL"):
+        return _status_condition(operator, comparison.values, params)
+    if identifier.kind == "user":
+        target = f"run_id in (select run_id from ({USER_ID_SQL}) where user_id"
+        if operator == "IS NULL":
+            return f"run_id not in (select run_id from ({USER_ID_SQL}) where user_id is not null)"
+        if operator in ("IS NOT NULL",):
+            return f"{target} {operator})"
+        params.extend(comparison.values)
+        if operator in ("IN", "NOT IN"):
+            return f"{target} {operator} ({', '.join('?' * len(comparison.values))}))"
+        return f"{target} {operator} ?)"
     if identifier.kind in LONG_TABLES:
         if identifier.column not in columns and operator != "IS NULL":
             logger.warning("no run has %s: the comparison matches nothing", identifier.text)
@@ -392,6 +433,24 @@ def _condition(
     if operator in ("IN", "NOT IN"):
         return f"{target} {operator} ({', '.join('?' * len(comparison.values))}))"
     return f"{target} {operator} ?)"
+
+
+def _status_condition(operator: str, values: tuple[object, ...], params: list[object]) -> str:
+    """Status under every operator, in Model Lab's names or MLflow's: LIKE and ILIKE match
+    either name of a run's status (`'FIN%'` finds completed runs, `'comp%'` too)."""
+    if operator in ("LIKE", "ILIKE"):
+        params.extend([values[0], values[0]])
+        return f"(status {operator} ? or {MLFLOW_STATUS_SQL} {operator} ?)"
+    statuses = [s for value in values for s in value]  # type: ignore[attr-defined]
+    params.extend(statuses)
+    negated = "not in" if operator in ("!=", "NOT IN") else "in"
+    return f"(status {negated} ({', '.join('?' * len(statuses))}))"
+
+
+def _order_column(identifier: Identifier, quote: Quote) -> str:
+    if identifier.kind == "user":
+        return f"(select user_id from ({USER_ID_SQL}) as users where users.run_id = runs.run_id)"
+    return quote(identifier.column)
 
 
 def build_query(
@@ -416,15 +475,15 @@ def build_query(
     ordering = []
     for item in order_by or []:
         identifier, descending = parse_order_by(item)
-        if identifier.column not in available:
+        if identifier.column not in available and identifier.kind != "user":
             logger.warning("no run has %s: ordering by it changes nothing", identifier.text)
             continue
-        ordering.append(f"{quote(identifier.column)} {'desc' if descending else 'asc'} nulls last")
-    if not order_by:
-        ordering.append("start_time desc nulls last")  # MLflow's default order
-    ordering.append("run_id")
+        direction = "desc" if descending else "asc"
+        ordering.append(f"{_order_column(identifier, quote)} {direction} nulls last")
+    # MLflow's default order, and its tie-breakers after any order_by
+    ordering += ["start_time desc nulls last", "run_id"]
     where = " and ".join(conditions) or "true"
-    sql = f"select * from {RUNS_WIDE} where {where} order by {', '.join(ordering)} limit ?"
+    sql = f"select * from {RUNS_WIDE} as runs where {where} order by {', '.join(ordering)} limit ?"
     return sql, [*params, max_results]
 
 

@@ -70,3 +70,24 @@ def retry_policy(pacing_reserve: int = 2) -> RetryPolicy:
         max_delay_s=as_float("runtime.request_max_retry_delay", 120.0),
         pacing_reserve=pacing_reserve,
     )
+
+
+def describe_provider_error(exc: Exception) -> str:
+    """One line for a `.dlt/*.toml` that dlt could not read: the file, and tomllib's
+    line and column of the first error (dlt lists every path it tried)."""
+    import tomllib
+
+    paths = getattr(exc, "full_paths", None) or []
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                tomllib.load(handle)
+        except FileNotFoundError:
+            continue
+        except tomllib.TOMLDecodeError as parse_error:
+            return f"cannot parse {os.path.abspath(path)}: {parse_error}"
+        except OSError as read_error:
+            return f"cannot read {os.path.abspath(path)}: {read_error.strerror}"
+    # not a parse error tomllib sees: dlt's own message, first and last line only
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return " ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else type(exc).__name__

@@ -39,6 +39,12 @@ class DatadogCredentials:
         return {"DD-API-KEY": self.api_key, "DD-APPLICATION-KEY": self.app_key}
 
 
+# named in a 401/403: which variables hold the keys Datadog rejected
+AUTH_HINT = (
+    "check SOURCES__DATADOG__API_KEY (or DD_API_KEY) and SOURCES__DATADOG__APP_KEY (or DD_APP_KEY)"
+)
+
+
 def datadog_configured() -> bool:
     """Whether any Datadog key is set (a source with none is skipped by a plain sync)."""
     return bool(

@@ -72,6 +72,15 @@ def _delta(
     return table, (UPSERT if primary_key else "append")
 
 
+# the stamp of the read a row came from: of two versions of one key in a load, the newest wins
+FRESHNESS_COLUMNS = ("_synced_at", "_read_at", "_observed_at")
+
+
+def _dedup_sort(table: pa.Table) -> dict[str, TColumnSchema]:
+    stamp = next((c for c in FRESHNESS_COLUMNS if c in table.column_names), None)
+    return {stamp: {"name": stamp, "dedup_sort": "desc"}} if stamp else {}
+
+
 def route_table(
     table_name: str,
     table: pa.Table,
@@ -93,8 +102,10 @@ def route_table(
         keys.update(primary_key)
     table = table.cast(pa.schema([f.with_nullable(f.name not in keys) for f in table.schema]))
     disposition: TWriteDispositionConfig = MERGE  # type: ignore[assignment]
-    if _table_format == "delta":
-        table, disposition = _delta(table_name, table, primary_key)
+    if _table_format == "delta":  # children (merge key) are appended, see `_delta`
+        table, disposition = _delta(table_name, table, None if merge_key else primary_key)
+    elif primary_key:
+        columns = {**_dedup_sort(table), **(columns or {})}
     hints = dlt.mark.make_hints(
         table_name=table_name,
         primary_key=primary_key,

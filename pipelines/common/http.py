@@ -47,6 +47,13 @@ TRANSIENT_ERRORS = (
     urllib3.exceptions.SSLError,
     urllib3.exceptions.ProxyError,
 )
+# a refused connection or a name that does not resolve: give up on the host after this long
+# (per process, so the next source fails at once), well inside half a minute in total
+CONNECT_BUDGET_S = 8.0
+CONNECT_TIMEOUT_S = 10.0
+UNREACHABLE_MEMORY_S = 60.0
+_unreachable: dict[str, tuple[float, str]] = {}  # "host:port" -> (when given up, what failed)
+_unreachable_lock = threading.Lock()
 # connections kept per host: the widest fan-out (facet, artifact or hierarchy workers) plus
 # the listing threads
 POOL_CONNECTIONS = 16
@@ -153,6 +160,26 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return _float_header(headers, "X-RateLimit-Reset")
 
 
+def connection_problem(exc: BaseException) -> str:
+    """'connection refused', 'name ... does not resolve', ... from urllib3's wrapped error."""
+    if isinstance(exc, urllib3.exceptions.NameResolutionError):
+        return f"name {getattr(exc, '_host', '')!r} does not resolve"
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return str(cause or exc).split("] ")[-1].lower() or "no connection"
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+        return "connection timed out"
+    return type(exc).__name__
+
+
+def host_port(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
+
+
 def error_detail(response: BaseHTTPResponse) -> str:
     """The human part of a JSON:API or plain error body, else a short text excerpt."""
     try:
@@ -201,6 +228,7 @@ class ApiClient:
         vendor: str = "API",
         throttle_wait: Callable[[BaseHTTPResponse], float | None] | None = None,
         rate_limits: Sequence[tuple[int, float]] = (),
+        auth_hint: str = "",
     ) -> None:
         """`throttle_wait` reads the wait from a 429 body when the headers give none;
         `rate_limits` = [(requests, seconds), ...] caps the request rate on the client side."""
@@ -213,6 +241,7 @@ class ApiClient:
         }
         self.policy = policy or RetryPolicy()
         self.vendor = vendor
+        self.auth_hint = auth_hint  # where the keys come from, for a 401/403
         self._pools = pool_manager(self.base_url)
         # through a proxy every request goes by absolute URL, so only PoolManager will do
         try:
@@ -225,6 +254,7 @@ class ApiClient:
             problem = f"invalid {vendor} base URL {self.base_url!r}: {exc}"
             raise ConfigurationError(problem) from None
         self._base_path = urlsplit(self.base_url).path.rstrip("/")
+        self.host = host_port(self.base_url)
         self._pacer = _Pacer(self.policy.pacing_reserve)
         self._throttle_wait = throttle_wait
         self._windows = [_RateWindow(limit, period) for limit, period in rate_limits]
@@ -245,7 +275,9 @@ class ApiClient:
         options: dict[str, Any] = {
             "body": body,
             "headers": {**self._headers, **headers} if headers else self._headers,
-            "timeout": self.policy.timeout_s,
+            "timeout": urllib3.Timeout(
+                connect=min(self.policy.timeout_s, CONNECT_TIMEOUT_S), read=self.policy.timeout_s
+            ),
             "retries": False,
             "redirect": False,
             "preload_content": not stream,
@@ -255,6 +287,45 @@ class ApiClient:
             target = f"{self._base_path}/{path.lstrip('/')}{query}"
             return self._origin.urlopen(method, target, **options)
         return self._pools.urlopen(method, f"{self.url(path)}{query}", **options)
+
+    def backoff(self, sent: int) -> float:
+        """Exponential backoff with jitter after the `sent`-th attempt."""
+        return self.policy.backoff_factor_s * 2 ** min(sent - 1, 16) * (0.5 + random.random() / 2)
+
+    def log_retry(
+        self, described: str, problem: str, sent: int, wait: float, *, throttled: bool = False
+    ) -> None:
+        """Retries show as they happen: throttling at INFO, failures at WARNING."""
+        logger.log(
+            logging.INFO if throttled else logging.WARNING,
+            "%s %s: %s (%s, attempt %d); retrying in %.1fs",
+            self.vendor,
+            self.host,
+            problem,
+            described,
+            sent,
+            wait,
+        )
+
+    def check_reachable(self) -> None:
+        """Fail at once when this process gave up on the host a moment ago."""
+        with _unreachable_lock:
+            known = _unreachable.get(self.host)
+        if known and time.monotonic() - known[0] < UNREACHABLE_MEMORY_S:
+            raise ApiError(self._unreachable(known[1]), url=self.base_url)
+
+    def _unreachable(self, detail: str) -> str:
+        return f"{self.vendor} API at {self.host} is unreachable: {detail}; check the base URL"
+
+    def give_up_if_unreachable(self, since: float, wait: float, sent: int, problem: str) -> None:
+        """Raise once a host that refuses or does not resolve used up `CONNECT_BUDGET_S`."""
+        elapsed = time.monotonic() - since
+        if elapsed + wait <= CONNECT_BUDGET_S and sent < self.policy.max_attempts:
+            return
+        detail = f"{problem} ({sent} attempts over {elapsed:.1f}s)"
+        with _unreachable_lock:
+            _unreachable[self.host] = (time.monotonic(), detail)
+        raise ApiError(self._unreachable(detail), url=self.base_url)
 
     def url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
@@ -287,9 +358,11 @@ class ApiClient:
         attempt = 0  # attempts used up (a budgeted 429 gives its attempt back)
         sent = 0
         throttled_s = 0.0
+        unreachable_since: float | None = None
         while attempt < policy.max_attempts:
             attempt += 1
             sent += 1
+            self.check_reachable()
             self._pacer.wait()
             for window in self._windows:
                 window.acquire()
@@ -302,9 +375,10 @@ class ApiClient:
                 if response.status == 200:
                     return orjson.loads(response.data)
                 if response.status not in RETRYABLE_STATUS:
+                    hint = f"; {self.auth_hint}" if response.status in (401, 403) else ""
                     raise ApiError(
                         f"{self.vendor} answered {response.status} for {described}: "
-                        f"{error_detail(response)}",
+                        f"{error_detail(response)}{hint}",
                         status=response.status,
                         url=url,
                     )
@@ -318,12 +392,15 @@ class ApiClient:
                     if wait is not None:
                         self._pacer.hold(wait)
             except TRANSIENT_ERRORS as exc:
-                last_problem = type(exc).__name__
+                last_problem = connection_problem(exc)
+                if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+                    unreachable_since = unreachable_since or time.monotonic()
             except orjson.JSONDecodeError:
                 last_problem = "truncated or invalid JSON body"
             if wait is None:
-                backoff = 2 ** min(sent - 1, 16)
-                wait = policy.backoff_factor_s * backoff * (0.5 + random.random() / 2)
+                wait = self.backoff(sent)
+            if unreachable_since is not None:
+                self.give_up_if_unreachable(unreachable_since, wait, sent, last_problem)
             waited = wait  # a server-given wait is also held by the pacer, beyond the cap
             wait = min(wait, policy.max_delay_s)
             if (
@@ -335,13 +412,7 @@ class ApiClient:
                 throttled_s += waited
             elif attempt == policy.max_attempts:
                 break
-            logger.debug(
-                "retrying %s after %s (attempt %d, waiting %.2fs)",
-                described,
-                last_problem,
-                attempt,
-                wait,
-            )
+            self.log_retry(described, last_problem, sent, wait, throttled=throttled)
             time.sleep(wait)
         raise ApiError(
             f"{self.vendor} {described} still failing after {policy.max_attempts} attempts"

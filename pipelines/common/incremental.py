@@ -6,17 +6,52 @@ be loaded again on every sync. This tracker keeps, in the resource state, the cu
 fingerprint of each row in the lookback window and of each row still being watched, so a
 re-read row is emitted only when its content changed. The state is written only after the
 listing finished; dlt commits it together with the loaded rows.
+
+The lookback re-reads rows up to `lookback_s` older than the cursor, for rows that became
+visible late. A listing that started at `listed_at` saw every row stamped before
+`listed_at - lookback_s`, so the next listing stops there (but never above the cursor):
+a window already re-read by a later listing is not read again.
+
+Watched rows the listing did not reach are re-read by id. With a `WatchSchedule`, only those
+updated recently are re-read every sync; older ones are re-read once per `stale_every_s`,
+spread evenly over that interval by a hash of their id.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .arrow import parse_timestamp
 
 TRow = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WatchSchedule:
+    """When watched rows the listing did not reach are re-read by id.
+
+    recent_s: rows updated less than this long ago are re-read every sync.
+    stale_every_s: older rows are re-read once per this interval (0: every sync).
+    """
+
+    recent_s: float
+    stale_every_s: float
+
+    def is_due(self, row_id: str, updated: float | None, now: float, last: float | None) -> bool:
+        """Whether a watched row (updated at epoch `updated`, None if unknown) is re-read in a
+        sync at `now` when the previous committed sync ran at `last`."""
+        if updated is None or last is None or now - updated < self.recent_s:
+            return True
+        every = self.stale_every_s
+        if every <= 0 or now - last >= every:
+            return True
+        # each row is due once per interval, at its own phase: a slice of the rows per sync
+        phase = zlib.crc32(row_id.encode()) / 2**32 * every
+        return (now - phase) // every > (last - phase) // every
 
 
 class ChangeTracker:
@@ -31,19 +66,32 @@ class ChangeTracker:
         lookback_s: float,
         full_refresh: bool,
         watch: Callable[[TRow], bool] = lambda row: False,
+        schedule: WatchSchedule | None = None,
+        now: datetime | None = None,
     ) -> None:
         self._state = state
         self._updated_at = updated_at
         self._fingerprint = fingerprint
         self._watch = watch
+        self._schedule = schedule
+        self._now = now or datetime.now(UTC)
         self._lookback = timedelta(seconds=lookback_s)
         saved = None if full_refresh else state.get("cursor")
         self.cursor: datetime | None = parse_timestamp(saved) if saved else None
+        listed = state.get("listed_at")
+        self._last_listed: datetime | None = parse_timestamp(listed) if listed else None
         self.stop_at = self.cursor - self._lookback if self.cursor else None
+        if self.cursor and self._last_listed:  # the last listing saw what was older
+            covered = min(self._last_listed - self._lookback, self.cursor)
+            self.stop_at = max(self.cursor - self._lookback, covered)
         self._old_window: dict[str, str] = {} if full_refresh else dict(state.get("window", {}))
-        self._old_watch: dict[str, str] = {} if full_refresh else dict(state.get("watch", {}))
+        # id -> (fingerprint, updated_at as epoch seconds or None when an older state lacks it)
+        self._old_watch: dict[str, tuple[str, float | None]] = (
+            {} if full_refresh else {k: _watched(v) for k, v in state.get("watch", {}).items()}
+        )
         self._max_seen = self.cursor
         self._seen: set[str] = set()
+        self._pending: list[str] | None = None
         # id -> (updated_at, fingerprint, still watched) for rows that may go into the state
         self._tracked: dict[str, tuple[datetime, str, bool]] = {}
 
@@ -62,16 +110,25 @@ class ChangeTracker:
             self._seen.add(row_id)
             if self._max_seen is None or ts > self._max_seen:
                 self._max_seen = ts
-            if self._is_unchanged(
-                row, ts, self._old_window.get(row_id) or self._old_watch.get(row_id)
-            ):
+            previous = self._old_window.get(row_id)
+            if previous is None and row_id in self._old_watch:
+                previous = self._old_watch[row_id][0]
+            if self._is_unchanged(row, ts, previous):
                 continue
             selected.append(row)
         return selected, reached_end
 
     def pending_watch_ids(self) -> list[str]:
-        """Watched ids the listing did not reach: re-read them by id."""
-        return [row_id for row_id in self._old_watch if row_id not in self._seen]
+        """Watched ids the listing did not reach and the schedule wants now: re-read them."""
+        schedule, now = self._schedule, self._now.timestamp()
+        last = self._last_listed.timestamp() if self._last_listed else None
+        self._pending = [
+            row_id
+            for row_id, (_, updated) in self._old_watch.items()
+            if row_id not in self._seen
+            and (schedule is None or schedule.is_due(row_id, updated, now, last))
+        ]
+        return self._pending
 
     def select_refreshed(self, rows: Iterable[TRow]) -> list[TRow]:
         """Of rows re-read by id, those whose content changed."""
@@ -81,7 +138,8 @@ class ChangeTracker:
             if row_id in self._seen:
                 continue
             self._seen.add(row_id)
-            if not self._is_unchanged(row, self._updated_at(row), self._old_watch.get(row_id)):
+            previous = self._old_watch.get(row_id, (None, None))[0]
+            if not self._is_unchanged(row, self._updated_at(row), previous):
                 selected.append(row)
         return selected
 
@@ -95,14 +153,31 @@ class ChangeTracker:
         return previous == fingerprint
 
     def commit(self) -> None:
-        """Write the new cursor and fingerprints into the resource state."""
+        """Write the new cursor, the listing time and the fingerprints into the resource state."""
         if self._max_seen is None:
             return
         threshold = self._max_seen - self._lookback
         self._state["cursor"] = self._max_seen.isoformat()
+        self._state["listed_at"] = self._now.isoformat()
         self._state["window"] = {
             row_id: fp for row_id, (ts, fp, _) in self._tracked.items() if ts >= threshold
         }
-        self._state["watch"] = {
-            row_id: fp for row_id, (_, fp, watched) in self._tracked.items() if watched
+        # watched rows neither listed nor due for a re-read keep their entry
+        asked = set(self._pending or ())
+        kept = {
+            row_id: [fp, updated]
+            for row_id, (fp, updated) in self._old_watch.items()
+            if row_id not in self._seen and row_id not in asked
         }
+        self._state["watch"] = kept | {
+            row_id: [fp, ts.timestamp()]
+            for row_id, (ts, fp, watched) in self._tracked.items()
+            if watched
+        }
+
+
+def _watched(value: Any) -> tuple[str, float | None]:
+    """A saved watch entry: `[fingerprint, updated epoch]`, or a bare fingerprint (older state)."""
+    if isinstance(value, list | tuple):
+        return str(value[0]), float(value[1]) if value[1] is not None else None
+    return str(value), None

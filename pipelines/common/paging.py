@@ -55,6 +55,7 @@ def iter_number_pages(
         total = page_meta.get("total")
         current = page_meta.get("number", number)
         data = body["data"]
+        stats.listing(len(data), total if number is None else None)
         yield Page(data=data, number=current, total=total)
         if (
             previous_total is not None
@@ -102,6 +103,7 @@ def iter_offset_pages(
             raise ApiError(f"unexpected response for GET {path}: no 'results' list")
         total = body.get("count") if isinstance(body.get("count"), int) else None
         rows = body["results"]
+        stats.listing(len(rows), total if offset == 0 else None)
         yield Page(data=rows, number=offset, total=total)
         if not rows or body.get("next") is None:
             return

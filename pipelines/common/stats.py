@@ -7,9 +7,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-logger = logging.getLogger("labsync")
+from . import progress
 
-PROGRESS_INTERVAL_S = 5.0
+logger = logging.getLogger("labsync")
 
 
 @dataclass
@@ -22,25 +22,36 @@ class ResourceStats:
     throttled: int = 0
     pages: int = 0
     rows: int = 0
+    # items the API listed so far, of `total` it announced (Model Lab's meta.page.total,
+    # PostHog's count): the progress bar and its ETA; None when the API gives no total
+    listed: int = 0
+    total: int | None = None
+    source: str | None = None
+    started: float = field(default_factory=time.monotonic, repr=False)
+    last_report: float = field(default_factory=time.monotonic, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _last_log: float = field(default_factory=time.monotonic, repr=False)
 
     def add(self, *, requests: int = 0, retries: int = 0, throttled: int = 0) -> None:
         with self._lock:
             self.requests += requests
             self.retries += retries
             self.throttled += throttled
+        if requests:  # a heartbeat for resources that emit rows only at the end (artifact walks)
+            progress.update(self)
+
+    def listing(self, items: int, total: int | None = None) -> None:
+        """A list page of `items`; `total` once per listing, when the API announces one."""
+        with self._lock:
+            self.listed += items
+            if total is not None:
+                self.total = (self.total or 0) + total
 
     def page_done(self, rows: int) -> None:
-        """Count a page and its emitted rows; log progress at most every few seconds."""
+        """Count a page and its emitted rows, and show progress."""
         with self._lock:
             self.pages += 1
             self.rows += rows
-            now = time.monotonic()
-            if now - self._last_log < PROGRESS_INTERVAL_S:
-                return
-            self._last_log = now
-        logger.info("%s: %s", self.name, self.describe())
+        progress.update(self)
 
     def describe(self) -> str:
         return (

@@ -71,7 +71,8 @@ from .settings import (
 from .tracking import EntityTracker, Fingerprints
 
 # table -> (primary key, merge key). Children re-read wholesale keep one row per id and are
-# told current or vanished by `_read_at`; events are replaced with their experiment.
+# told current or vanished by `_read_at`; events are replaced with their experiment (merge
+# key), keyed by position so a load job applied twice after a crash lands each row once.
 TABLE_KEYS: dict[str, tuple[Any, Any]] = {
     "projects": ("project_id", None),
     "datasets": ("dataset_id", None),
@@ -79,8 +80,8 @@ TABLE_KEYS: dict[str, tuple[Any, Any]] = {
     "dataset_draft_states": ("dataset_id", None),
     "dataset_records": (("dataset_id", "record_id"), None),
     "experiments": ("experiment_id", None),
-    "experiment_spans": (None, "experiment_id"),
-    "eval_metrics": (None, "experiment_id"),
+    "experiment_spans": (("experiment_id", "_position"), "experiment_id"),
+    "eval_metrics": (("experiment_id", "_position"), "experiment_id"),
     "annotation_queues": ("queue_id", None),
     "label_schemas": (("queue_id", "name"), None),
     "annotation_interactions": (("queue_id", "interaction_id"), None),

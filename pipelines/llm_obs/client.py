@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..common.datadog import DatadogCredentials
+from ..common.datadog import AUTH_HINT, DatadogCredentials
 from ..common.errors import ApiError
 from ..common.http import ApiClient, RetryPolicy
 from ..common.stats import ResourceStats, SyncStats
@@ -72,6 +72,7 @@ class LlmObsClient:
             credentials.headers(),
             policy=policy,
             vendor="Datadog LLM Observability",
+            auth_hint=AUTH_HINT,
         )
         self.page_limit = page_limit
         self.records_page_limit = records_page_limit

@@ -1,9 +1,12 @@
 """Datadog Model Lab source: projects, runs (params, tags, metric summaries), hierarchy, deletes.
 
-Both lists are read newest-updated first and stop at the saved cursor minus a lookback; rows
-are merged on their id and child rows are replaced with their parent. Runs that are still in
-progress are re-read by id each sync. `reconcile=True` sweeps every id and flags rows that
-vanished from the API in the `tombstones` table (history is kept, never dropped).
+Both lists are read newest-updated first and stop at the saved cursor minus a lookback (a
+window the previous listing already re-read is not read again); rows are merged on their id
+and child rows are replaced with their parent. Runs that are still in progress are re-read by
+id: every sync when updated recently, once per `stale_run_recheck_s` otherwise. Children of
+changed sweep parents are listed when a new run appeared (it may be a child), on a first sync
+and by `reconcile=True`, which also sweeps every id and flags rows that vanished from the API
+in the `tombstones` table (history is kept, never dropped).
 
 After them, for the projects and runs that changed in this sync only: facet snapshots
 (`facets.py`), project artifact listings and run artifact walks, and, when asked for, artifact
@@ -14,19 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
 import pyarrow as pa
 from dlt.extract.resource import DltResource
 
-from ..common.arrow import TableBatches
+from ..common.arrow import TableBatches, parse_timestamp
 from ..common.concurrency import read_ahead
 from ..common.datadog import DatadogCredentials
 from ..common.dlt_tables import MERGE, route_table
 from ..common.http import RetryPolicy
-from ..common.incremental import ChangeTracker
+from ..common.incremental import ChangeTracker, WatchSchedule
 from ..common.stats import SyncStats
 from .artifacts import (
     ContentOptions,
@@ -53,12 +56,14 @@ from .helpers import (
 )
 from .settings import (
     ARTIFACT_RUNS_PER_BATCH,
+    DEFAULT_ACTIVE_RUN_AGE_S,
     DEFAULT_ARTIFACT_MAX_DEPTH,
     DEFAULT_ARTIFACT_MAX_ENTRIES,
     DEFAULT_ARTIFACT_WORKERS,
     DEFAULT_FACET_WORKERS,
     DEFAULT_HIERARCHY_WORKERS,
     DEFAULT_LOOKBACK_S,
+    DEFAULT_STALE_RUN_RECHECK_S,
     ENTITY_PROJECT,
     ENTITY_RUN,
     NON_TERMINAL_STATUSES,
@@ -66,24 +71,26 @@ from .settings import (
     YIELD_BATCH_ROWS,
 )
 
-# table -> (primary key, merge key): children are replaced wholesale with their parent
+# table -> (primary key, merge key). Children are replaced wholesale with their parent (merge
+# key); their primary key (parent + position) makes a load job applied twice after a crash
+# (dlt re-runs started jobs into a staging table it does not truncate again) land each row once.
 TABLE_KEYS: dict[str, tuple[Any, Any]] = {
     "projects": ("project_id", None),
-    "project_tags": (None, "project_id"),
+    "project_tags": (["project_id", "_position"], "project_id"),
     "runs": ("run_id", None),
-    "run_params": (None, "run_id"),
-    "run_tags": (None, "run_id"),
-    "run_metrics": (None, "run_id"),
+    "run_params": (["run_id", "_position"], "run_id"),
+    "run_tags": (["run_id", "_position"], "run_id"),
+    "run_metrics": (["run_id", "_position"], "run_id"),
     "run_parents": ("run_id", None),
     "tombstones": (["entity", "id"], None),
     # facet snapshots are replaced per scope (`_snapshot`), run listings per run
     "facet_snapshots": ("_snapshot", None),
-    "facet_keys": (None, "_snapshot"),
-    "facet_values": (None, "_snapshot"),
-    "facet_metric_stat_ranges": (None, "_snapshot"),
+    "facet_keys": (["_snapshot", "_position"], "_snapshot"),
+    "facet_values": (["_snapshot", "facet_type", "facet_name", "_position"], "_snapshot"),
+    "facet_metric_stat_ranges": (["_snapshot", "facet_name", "stat"], "_snapshot"),
     "project_artifacts": (["project_id", "artifact_path"], None),
     "run_artifact_walks": ("run_id", None),
-    "run_artifacts": (None, "run_id"),
+    "run_artifacts": (["run_id", "_position"], "run_id"),
     "artifact_downloads": (["project_id", "artifact_path"], None),
 }
 
@@ -114,6 +121,8 @@ def model_lab_source(
     known_ids: Mapping[str, set[int]] | None = None,
     tombstoned_ids: Mapping[str, set[int]] | None = None,
     lookback_s: float = DEFAULT_LOOKBACK_S,
+    active_run_age_s: float = DEFAULT_ACTIVE_RUN_AGE_S,
+    stale_run_recheck_s: float = DEFAULT_STALE_RUN_RECHECK_S,
     hierarchy_workers: int = DEFAULT_HIERARCHY_WORKERS,
     policy: RetryPolicy | None = None,
     stats: SyncStats | None = None,
@@ -135,6 +144,10 @@ def model_lab_source(
         known_ids: ids already in the warehouse per entity (needed by `reconcile`).
         tombstoned_ids: ids already flagged per entity (needed by `reconcile`).
         lookback_s: how far before the saved cursor a list is re-read.
+        active_run_age_s: runs in progress updated less than this long ago are re-read by id
+            every sync.
+        stale_run_recheck_s: older runs in progress are re-read once per this interval
+            (spread over it; 0 re-reads them every sync).
         hierarchy_workers: concurrent requests when listing the children of sweep parents.
         policy: retry and timeout settings.
         stats: counters for progress and the sync summary.
@@ -155,7 +168,9 @@ def model_lab_source(
     content_options = content or ContentOptions()
     listed_files: list[ListedFile] = []  # this sync's project listings, for content downloads
 
-    def tracker(table: str, watch: Any = lambda row: False) -> ChangeTracker:
+    def tracker(
+        table: str, watch: Any = lambda row: False, schedule: WatchSchedule | None = None
+    ) -> ChangeTracker:
         return ChangeTracker(
             dlt.current.resource_state(),
             updated_at=lambda row: updated_at(row, table),
@@ -163,23 +178,46 @@ def model_lab_source(
             lookback_s=lookback_s,
             full_refresh=full_refresh,
             watch=watch,
+            schedule=schedule,
+            now=synced_at,
         )
 
     class Children:
-        """Lists the children of sweep parents in a thread pool while the listing goes on."""
+        """Lists the children of sweep parents in a thread pool while the listing goes on.
 
-        def __init__(self) -> None:
+        With `new_since` (an incremental sync) the parents wait: their children are listed
+        only if a run created at or after `new_since` turned up, since only a new run can be
+        a new child (adding a child bumps its parent's `updated_at`).
+        """
+
+        def __init__(self, new_since: datetime | None = None) -> None:
             self.stats = counters["run_parents"]
             self.pool = ThreadPoolExecutor(max_workers=max(hierarchy_workers, 1))
             self.pending: list[Future[list[int]]] = []
             self.parents: list[int] = []
+            self.new_since = new_since
+            self.waiting: list[int] = []
+            self.new_run = new_since is None
 
         def add(self, rows: Sequence[dict[str, Any]]) -> None:
             for row in rows:
+                if not self.new_run and self._is_new(row):
+                    self.new_run = True
                 if row["attributes"].get("has_children"):
-                    parent = int(row["id"])
-                    self.parents.append(parent)
-                    self.pending.append(self.pool.submit(client.child_run_ids, parent, self.stats))
+                    self.waiting.append(int(row["id"]))
+            if self.new_run:
+                self._submit()
+
+        def _is_new(self, row: dict[str, Any]) -> bool:
+            created = row["attributes"].get("created_at")
+            assert self.new_since is not None
+            return not isinstance(created, str) or parse_timestamp(created) >= self.new_since
+
+        def _submit(self) -> None:
+            for parent in self.waiting:
+                self.parents.append(parent)
+                self.pending.append(self.pool.submit(client.child_run_ids, parent, self.stats))
+            self.waiting.clear()
 
         def table(self) -> pa.Table:
             try:
@@ -215,10 +253,18 @@ def model_lab_source(
     def runs() -> Iterator[Any]:
         progress = counters["runs"]
         changes = tracker(
-            "runs", watch=lambda row: row["attributes"].get("status") in NON_TERMINAL_STATUSES
+            "runs",
+            watch=lambda row: row["attributes"].get("status") in NON_TERMINAL_STATUSES,
+            schedule=WatchSchedule(active_run_age_s, stale_run_recheck_s),
         )
         first_sync = changes.cursor is None
-        children = Children()
+        changed.record_runs = (
+            run_artifact_walks and "run_artifacts" in dlt.current.source().selected_resources
+        )
+        # a run created before the listing's stop point (less a lookback) is not new
+        children = Children(
+            None if changes.stop_at is None else changes.stop_at - timedelta(seconds=lookback_s)
+        )
         batches = TableBatches()
 
         def collect(rows: list[dict[str, Any]]) -> None:

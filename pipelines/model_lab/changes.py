@@ -21,6 +21,9 @@ class SyncChanges:
     def __init__(self) -> None:
         self.project_ids: set[int] = set()  # projects whose own row changed
         self.run_projects: dict[int, int] = {}  # changed run id -> its project id
+        # kept only for run artifact walks: a full sync of 1M runs would hold ~100 MiB
+        self.record_runs = True
+        self._run_project_ids: set[int] = set()  # projects of the changed runs
         self._finished: set[str] = set()
 
     def add_projects(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -30,11 +33,13 @@ class SyncChanges:
         for row in rows:
             project_id = row.get("attributes", {}).get("project_id")
             if isinstance(project_id, int) and not isinstance(project_id, bool):
-                self.run_projects[int(row["id"])] = project_id
+                self._run_project_ids.add(project_id)
+                if self.record_runs:
+                    self.run_projects[int(row["id"])] = project_id
 
     def changed_projects(self) -> list[int]:
         """Projects whose row changed or that have a run that changed, ascending."""
-        return sorted(self.project_ids | set(self.run_projects.values()))
+        return sorted(self.project_ids | self._run_project_ids)
 
     def finishes(
         self, resource: str

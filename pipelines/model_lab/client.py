@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..common.datadog import DatadogCredentials
+from ..common.datadog import AUTH_HINT, DatadogCredentials
 from ..common.errors import ApiError
 from ..common.http import RetryPolicy
 from ..common.paging import Page, iter_number_pages
@@ -36,7 +36,11 @@ class ModelLabClient:
         page_size: int = PAGE_SIZE,
     ) -> None:
         self.api = StreamingApiClient(
-            credentials.base_url, credentials.headers(), policy=policy, vendor="Datadog Model Lab"
+            credentials.base_url,
+            credentials.headers(),
+            policy=policy,
+            vendor="Datadog Model Lab",
+            auth_hint=AUTH_HINT,
         )
         self.page_size = page_size
 

@@ -14,12 +14,14 @@ from ..sources import SourceSpec, SyncContext
 from . import model_lab_source
 from .artifacts import ContentOptions, DownloadRecord, ListedFile
 from .settings import (
+    DEFAULT_ACTIVE_RUN_AGE_S,
     DEFAULT_ARTIFACT_MAX_DEPTH,
     DEFAULT_ARTIFACT_MAX_ENTRIES,
     DEFAULT_ARTIFACT_WORKERS,
     DEFAULT_FACET_WORKERS,
     DEFAULT_HIERARCHY_WORKERS,
     DEFAULT_LOOKBACK_S,
+    DEFAULT_STALE_RUN_RECHECK_S,
     ENTITY_PROJECT,
     ENTITY_RUN,
 )
@@ -128,6 +130,12 @@ def build_source(ctx: SyncContext) -> DltSource:
         known_ids=known,
         tombstoned_ids=flagged,
         lookback_s=lookback_s,
+        active_run_age_s=as_float(
+            "sources.model_lab.active_run_age_seconds", DEFAULT_ACTIVE_RUN_AGE_S
+        ),
+        stale_run_recheck_s=as_float(
+            "sources.model_lab.stale_run_recheck_seconds", DEFAULT_STALE_RUN_RECHECK_S
+        ),
         hierarchy_workers=workers,
         policy=retry_policy(pacing_reserve=max(workers, facet_workers, artifact_workers) + 1),
         stats=ctx.stats,

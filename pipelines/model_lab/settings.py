@@ -8,6 +8,10 @@ RUNS_PATH = f"{API_PREFIX}/runs"
 
 PAGE_SIZE = 100  # the API's maximum
 DEFAULT_LOOKBACK_S = 600
+# runs in progress: re-read by id every sync when updated within this age, else once per
+# DEFAULT_STALE_RUN_RECHECK_S (spread over that interval)
+DEFAULT_ACTIVE_RUN_AGE_S = 86_400
+DEFAULT_STALE_RUN_RECHECK_S = 86_400
 DEFAULT_HIERARCHY_WORKERS = 4
 FILTER_ID_BATCH = 100
 YIELD_BATCH_ROWS = 5000  # runs per Arrow table handed to dlt

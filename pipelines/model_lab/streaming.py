@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from urllib3 import BaseHTTPResponse
 
 from ..common.errors import ApiError
@@ -25,6 +25,7 @@ from ..common.http import (
     RETRYABLE_STATUS,
     TRANSIENT_ERRORS,
     ApiClient,
+    connection_problem,
     error_detail,
     retry_after_seconds,
 )
@@ -76,7 +77,9 @@ class StreamingApiClient(ApiClient):
         destination.parent.mkdir(parents=True, exist_ok=True)
         last_problem = ""
         try:
+            unreachable_since: float | None = None
             for attempt in range(1, policy.max_attempts + 1):
+                self.check_reachable()
                 self._pacer.wait()
                 stats.add(requests=1, retries=1 if attempt > 1 else 0)
                 wait: float | None = None
@@ -87,20 +90,17 @@ class StreamingApiClient(ApiClient):
                 except _Retryable as exc:
                     last_problem, wait = str(exc), exc.wait
                 except TRANSIENT_ERRORS as exc:
-                    last_problem = type(exc).__name__
+                    last_problem = connection_problem(exc)
+                    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+                        unreachable_since = unreachable_since or time.monotonic()
+                if wait is None:
+                    wait = self.backoff(attempt)
+                if unreachable_since is not None:
+                    self.give_up_if_unreachable(unreachable_since, wait, attempt, last_problem)
                 if attempt == policy.max_attempts:
                     break
-                if wait is None:  # exponential backoff with jitter, as in `get_json`
-                    jitter = 0.5 + random.random() / 2
-                    wait = policy.backoff_factor_s * 2 ** (attempt - 1) * jitter
                 wait = min(wait, policy.max_delay_s)
-                logger.debug(
-                    "retrying download %s after %s (attempt %d, waiting %.2fs)",
-                    _describe(path, params),
-                    last_problem,
-                    attempt,
-                    wait,
-                )
+                self.log_retry(f"download {_describe(path, params)}", last_problem, attempt, wait)
                 time.sleep(wait)
         finally:
             partial.unlink(missing_ok=True)

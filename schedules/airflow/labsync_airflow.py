@@ -83,7 +83,8 @@ def publish(warehouse: str | os.PathLike[str]) -> None:
     """Build the views and audits in the working copy, then publish the warehouse.
 
     Raises `WarehouseBusy` while a `labsync sync` holds the warehouse, `AuditsFailed` when an
-    audit returned rows (the warehouse is published all the same, as `labsync sync` does).
+    audit returned rows (the published file then keeps its last good state, as with
+    `labsync sync`).
     """
     failures = runner.build_models_in(Path(warehouse))
     if failures:

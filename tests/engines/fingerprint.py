@@ -62,8 +62,15 @@ def normalise(value: Any, is_json: bool = False) -> Any:
 
 
 def fingerprint(
-    columns: list[str], rows: Iterable[tuple[Any, ...]], json_columns: set[str], view: str
+    columns: list[str],
+    rows: Iterable[tuple[Any, ...]],
+    json_columns: set[str],
+    view: str,
+    publishes: bool = True,
 ) -> tuple[int, str]:
+    if view == "sync_runs" and not publishes:
+        source = columns.index("source")
+        rows = [row for row in rows if row[source] != "labsync"]
     keep = [
         i
         for i, c in enumerate(columns)
@@ -79,13 +86,19 @@ def fingerprint(
 Fetch = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
 
 
-def fingerprints(views: list[str], fetch: Fetch, json_columns: dict[str, set[str]]) -> dict:
-    """{view: (rows, hash)} with `fetch(view) -> (column names, rows)`."""
+def fingerprints(
+    views: list[str], fetch: Fetch, json_columns: dict[str, set[str]], publishes: bool = True
+) -> dict:
+    """{view: (rows, hash)} with `fetch(view) -> (column names, rows)`.
+
+    `publishes=False` leaves labsync's publish records out of `sync_runs`: a lake sync
+    publishes nothing (`labsync models` builds its views), so it has none.
+    """
     result = {}
     for view in views:
         columns, rows = fetch(view)
         result[view] = fingerprint(
-            [c.lower() for c in columns], rows, json_columns.get(view, set()), view
+            [c.lower() for c in columns], rows, json_columns.get(view, set()), view, publishes
         )
     return result
 

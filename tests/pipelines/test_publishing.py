@@ -122,12 +122,15 @@ def test_history_status_and_json_logs(datadog_env: Emulator, warehouse: Path) ->
     assert failed.returncode == 1 and "403" in failed.stderr
 
     status = labsync("status", "--json", "--warehouse", str(warehouse), env={})
-    assert status.returncode == 0, status.stdout + status.stderr
+    # the last sync of every resource failed: that is unhealthy even though nothing is stale
+    assert status.returncode == 1, status.stdout + status.stderr
     report = json.loads(status.stdout)
     runs = next(r for r in report["resources"] if r["resource"] == "runs")
     assert runs["source"] == "model_lab" and runs["rows_loaded"] == 400
     assert runs["cursor"] and runs["last_success_at"] and "403" in runs["last_error"]
-    assert not report["stale"]
+    assert runs["failing"] and "model_lab runs: last sync failed" in runs["problem"]
+    assert not report["stale"] and not report["healthy"]
+    assert any(p.startswith("model_lab runs: last sync failed") for p in report["problems"])
     stale = labsync("status", "--max-age-hours", "0", "--warehouse", str(warehouse), env={})
     assert stale.returncode == 1 and "STALE" in stale.stdout
 

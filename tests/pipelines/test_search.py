@@ -33,7 +33,7 @@ def test_the_issue_example_parses_into_four_comparisons() -> None:
         ("metrics.accuracy", ">", (0.9,)),
         ("params.optimizer", "=", ("adam",)),
         ("tags.model", "LIKE", ("gpt%",)),
-        ("status", "=", ("completed",)),
+        ("status", "=", (("completed",),)),
     ]
 
 
@@ -63,13 +63,19 @@ def test_mlflow_status_names_are_synonyms() -> None:
         "status = 'FINISHED' and attr.status != 'failed' and run.status IN ('SCHEDULED', 'Killed')"
     )
     assert parsed(text) == [
-        ("status", "=", ("completed",)),
-        ("status", "!=", ("failed",)),
-        ("status", "IN", ("pending", "killed")),
+        ("status", "=", (("completed",),)),
+        ("status", "!=", (("failed",),)),
+        ("status", "IN", (("pending",), ("killed",))),
     ]
-    assert parsed("attributes.status = 'RUNNING' and status like 'comp%'") == [
-        ("status", "=", ("running",)),
-        ("status", "LIKE", ("comp%",)),  # LIKE matches the stored Model Lab names
+    # MLflow's RUNNING covers every live run; a Model Lab name stands for itself
+    assert parsed("attributes.status = 'RUNNING' and status = 'running'") == [
+        ("status", "=", (("running", "paused", "unresponsive"),)),
+        ("status", "=", (("running",),)),
+    ]
+    assert parsed("status like 'FIN%' and attributes.created > 0 and user_id = 'ana'") == [
+        ("status", "LIKE", ("FIN%",)),  # matched against both names of each status
+        ("start_time", ">", (datetime(1970, 1, 1, tzinfo=UTC),)),
+        ("user_id", "=", ("ana",)),
     ]
 
 
@@ -151,8 +157,9 @@ def test_search_runs_orders_limits_and_scopes(ds: Dataset) -> None:
     by_accuracy = search_runs(
         order_by=["metrics.accuracy DESC"], project_ids=[ds.project_a], warehouse=ds.warehouse
     )
-    # ties (r1, r3 at 0.90) by run id; runs without accuracy (r6) last
-    assert by_accuracy["run_id"].tolist() == [ds["r4"], ds["r1"], ds["r3"], ds["r2"], ds["r6"]]
+    # ties (r1, r3 at 0.90) as in MLflow: the later start first, then run id; runs without
+    # accuracy (r6) last
+    assert by_accuracy["run_id"].tolist() == [ds["r4"], ds["r3"], ds["r1"], ds["r2"], ds["r6"]]
     assert math.isnan(by_accuracy["metrics.accuracy"].iloc[-1])
     newest_first = search_runs(max_results=3, warehouse=ds.warehouse)  # MLflow: start_time DESC
     assert newest_first["run_id"].tolist() == [ds["c4"], ds["c3"], ds["c2"]]
@@ -173,3 +180,53 @@ def test_search_runs_opens_the_file_read_only_and_is_exported(ds: Dataset, tmp_p
         assert len(search_runs(warehouse=ds.warehouse)) == 10  # every run but the deleted one
     with pytest.raises(ConfigurationError, match="no warehouse"):
         search_runs(warehouse=tmp_path / "missing.duckdb")
+
+
+def test_mlflow_statuses_user_id_created_and_ties(ds: Dataset, tmp_path: Path) -> None:
+    """The four kinds where search_runs disagreed with MLflow 3.x's own search_runs."""
+    import shutil
+
+    from pipelines.warehouse import connect as open_warehouse
+
+    copy = tmp_path / ds.warehouse.name
+    shutil.copyfile(ds.warehouse, copy)
+    with open_warehouse(copy) as con:  # r2 paused, r3 unresponsive; r1's user by tag
+        con.execute("update raw_model_lab.runs set status = 'paused' where run_id = ?", [ds["r2"]])
+        con.execute(
+            "update raw_model_lab.runs set status = 'unresponsive' where run_id = ?", [ds["r3"]]
+        )
+        con.execute("update raw_model_lab.runs set owner_id = 77 where run_id = ?", [ds["r4"]])
+        con.execute(
+            "insert into raw_model_lab.run_tags (run_id, _position, key, value, _synced_at) "
+            "select run_id, 99, 'mlflow.user', 'ana', _synced_at from raw_model_lab.runs "
+            "where run_id = ?",
+            [ds["r1"]],
+        )
+
+    def ids(text: str, **options: object) -> list[int]:
+        return search_runs(text, warehouse=copy, **options)["run_id"].tolist()  # type: ignore[arg-type]
+
+    in_a = f" and project_id = {ds.project_a}"
+    live = sorted([ds["r2"], ds["r3"], ds["r6"]])
+    assert sorted(ids("attributes.status = 'RUNNING'" + in_a)) == live
+    assert sorted(ids("attributes.status LIKE 'RUN%'" + in_a)) == live
+    assert sorted(ids("attributes.status IN ('RUNNING')" + in_a)) == live
+    assert sorted(ids("attributes.status LIKE 'FIN%'" + in_a)) == [ds["r1"]]
+    assert sorted(ids("attributes.status ILIKE 'fin%'" + in_a)) == [ds["r1"]]
+    assert sorted(ids("attributes.status != 'RUNNING'" + in_a)) == sorted([ds["r1"], ds["r4"]])
+    assert sorted(ids("attributes.status NOT IN ('FINISHED', 'FAILED')" + in_a)) == live
+    assert ids("attributes.status = 'paused'") == [ds["r2"]]  # Model Lab's own name
+    assert ids("attributes.user_id = 'ana'") == [ds["r1"]]  # the mlflow.user tag
+    assert ids("user_id = '77'") == [ds["r4"]]  # else the owner
+    assert ids("attributes.user_id LIKE 'an%'") == [ds["r1"]]
+    created = ids("attributes.created >= 0", order_by=["created ASC"], max_results=2)
+    assert created == ids("start_time >= 0", order_by=["start_time ASC"], max_results=2)
+    assert ids(in_a.removeprefix(" and "), order_by=["user_id ASC"])[:2] == [ds["r4"], ds["r1"]]
+    # every run of project A has seed 42: ties fall back to start_time DESC, then run id
+    assert ids(in_a.removeprefix(" and "), order_by=["params.seed"]) == [
+        ds["r4"],
+        ds["r3"],
+        ds["r2"],
+        ds["r1"],
+        ds["r6"],
+    ]

@@ -63,6 +63,9 @@ def test_labsync_models_names_every_failing_audit_and_exits_1(
         "model_lab_run_metrics__consistent",
         "model_lab_run_metrics__unique_key",
         "model_lab_runs__orphans",
+        # the doubled metric doubles its rows in the marts built on it
+        "leaderboard__unique_key",
+        "run_comparison__unique_key",
     }
     assert "(999, 77, None, 'project missing')" in broken.stdout
 
@@ -108,3 +111,35 @@ def test_metric_directions_audit_catches_duplicates_and_unknown_directions() -> 
     assert [row[0] for row in found] == ["loss"]
     found = audit("metric_directions__valid", "metric_directions", columns, [("f1", "up", "x")])
     assert [row[0] for row in found] == ["f1"]
+
+
+# views with no row key: the sync's own history, one row per sync and resource
+UNKEYED_VIEWS = {"sync_runs"}
+
+
+def test_every_keyed_view_has_a_unique_key_audit_that_catches_a_duplicate(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    ds = copy_of_hand_made(tmp_path_factory)
+    with duckdb.connect(str(ds.warehouse), read_only=True) as con:
+        views = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'analytics'"
+            ).fetchall()
+        }
+    audited = {
+        p.name.removesuffix("__unique_key.sql") for p in SQL_DIR.glob("audits/*__unique_key.sql")
+    }
+    assert views - UNKEYED_VIEWS - audited == set()
+
+    row = ("project", 1, "param", "lr", "0.1", None, None)
+    columns = (
+        "scope varchar, project_id bigint, facet_type varchar, facet_name varchar, "
+        "value varchar, numeric_min double, numeric_max double"
+    )
+    name = "model_lab_facet_values__unique_key"
+    assert audit(name, "model_lab_facet_values", columns, [row]) == []
+    assert audit(name, "model_lab_facet_values", columns, [row, row]) == [
+        ("project", 1, "param", "lr", "0.1", 2)
+    ]

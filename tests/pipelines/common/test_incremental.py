@@ -1,4 +1,4 @@
-"""ChangeTracker: early stop, lookback fingerprints, watched rows."""
+"""ChangeTracker: early stop, lookback fingerprints, watched rows and their re-read schedule."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ from datetime import datetime
 from typing import Any
 
 from pipelines.common.arrow import parse_timestamp
-from pipelines.common.incremental import ChangeTracker
+from pipelines.common.incremental import ChangeTracker, WatchSchedule
 
 
 def row(row_id: int, ts: str, status: str = "completed", name: str = "r") -> dict[str, Any]:
     return {"id": str(row_id), "updated_at": ts, "status": status, "name": name}
 
 
-def tracker(state: dict[str, Any], full_refresh: bool = False) -> ChangeTracker:
+def tracker(
+    state: dict[str, Any],
+    full_refresh: bool = False,
+    now: str = "2026-01-01T10:00:40Z",
+    schedule: WatchSchedule | None = None,
+) -> ChangeTracker:
     def updated(r: dict[str, Any]) -> datetime:
         return parse_timestamp(r["updated_at"])
 
@@ -24,6 +29,8 @@ def tracker(state: dict[str, Any], full_refresh: bool = False) -> ChangeTracker:
         lookback_s=60,
         full_refresh=full_refresh,
         watch=lambda r: r["status"] == "running",
+        schedule=schedule,
+        now=parse_timestamp(now),
     )
 
 
@@ -44,6 +51,7 @@ def test_first_sync_selects_everything_and_saves_cursor() -> None:
     assert parse_timestamp(state["cursor"]) == parse_timestamp("2026-01-01T10:00:30Z")
     assert set(state["window"]) == {"3", "2"}  # within 60 s of the cursor
     assert set(state["watch"]) == {"2"}
+    assert parse_timestamp(state["listed_at"]) == parse_timestamp("2026-01-01T10:00:40Z")
 
 
 def test_second_sync_skips_unchanged_and_stops_early() -> None:
@@ -95,3 +103,86 @@ def test_cursor_far_in_future_selects_nothing() -> None:
     state = {"cursor": "2999-01-01T00:00:00+00:00"}
     selected, reached_end = tracker(state).select(PAGE)
     assert selected == [] and reached_end
+
+
+def test_window_already_reread_by_a_later_listing_is_not_read_again() -> None:
+    state: dict[str, Any] = {}
+    first = tracker(state, now="2026-01-01T10:00:31Z")  # listed right after the last change
+    first.select(PAGE)
+    first.commit()
+    second = tracker(state, now="2026-01-01T10:05:00Z")
+    # the first listing may have missed rows that became visible late: re-read the window
+    # (what the first listing saw, stamped before its start less the lookback, is not needed)
+    assert second.stop_at == parse_timestamp("2026-01-01T09:59:31Z")
+    second.select(PAGE)
+    second.commit()
+    # the second listing ran long after the window: it saw every row in it
+    third = tracker(state, now="2026-01-01T10:10:00Z")
+    assert third.stop_at == parse_timestamp("2026-01-01T10:00:30Z")  # the cursor itself
+    selected, reached_end = third.select(PAGE)
+    assert selected == [] and reached_end
+
+
+def reread(sync: ChangeTracker, stamps: dict[str, str]) -> list[str]:
+    """The ids the schedule wants now, served back unchanged."""
+    due = sync.pending_watch_ids()
+    assert sync.select_refreshed([row(int(i), stamps[i], status="running") for i in due]) == []
+    return due
+
+
+def watched_state(*stamps: str) -> dict[str, Any]:
+    """State after a sync that watched one running row per stamp (ids 1..n)."""
+    state: dict[str, Any] = {}
+    first = tracker(state, now="2026-01-01T10:00:40Z")
+    first.select([row(i, ts, status="running") for i, ts in enumerate(stamps, start=1)])
+    first.pending_watch_ids()
+    first.commit()
+    return state
+
+
+def test_recent_watched_rows_are_reread_every_sync_and_old_ones_on_a_slower_schedule() -> None:
+    old = "2025-06-01T00:00:00Z"
+    state = watched_state("2026-01-01T10:00:30Z", *[old] * 200)
+    stamps = {str(i): old for i in range(2, 202)} | {"1": "2026-01-01T10:00:30Z"}
+    hourly = WatchSchedule(recent_s=86_400, stale_every_s=3_600)
+    # five minutes later (the listing reaches none of them): the recent row and a slice
+    later = tracker(state, now="2026-01-01T10:05:40Z", schedule=hourly)
+    later.select([])
+    due = reread(later, stamps)
+    assert "1" in due
+    assert 2 <= len(due) < 60  # about 5/60 of the 200 old rows
+    later.commit()
+    assert len(state["watch"]) == 201  # rows not due keep their entry
+    # every old row is re-read once per interval (the recent one every sync)
+    seen: list[str] = list(due)
+    for minute in range(10, 61, 5):  # up to one interval after the first sync
+        sync = tracker(
+            state, now=f"2026-01-01T{10 + minute // 60}:{minute % 60:02d}:40Z", schedule=hourly
+        )
+        sync.select([])
+        picked = reread(sync, stamps)
+        seen += [i for i in picked if i != "1"]
+        sync.commit()
+    assert sorted(seen, key=int) == [str(i) for i in range(1, 202)]  # each exactly once
+
+
+def test_watched_row_due_but_gone_is_dropped_and_a_long_pause_rereads_all() -> None:
+    state = watched_state("2025-06-01T00:00:00Z", "2025-06-02T00:00:00Z")
+    daily = WatchSchedule(recent_s=3_600, stale_every_s=86_400)
+    sync = tracker(state, now="2026-01-03T00:00:00Z", schedule=daily)  # two days later
+    sync.select([])
+    assert sorted(sync.pending_watch_ids()) == ["1", "2"]
+    refreshed = sync.select_refreshed([row(2, "2025-06-02T00:00:00Z", status="completed")])
+    assert [r["id"] for r in refreshed] == ["2"]
+    sync.commit()
+    assert state["watch"] == {}  # 1 vanished, 2 completed
+
+
+def test_watch_state_without_timestamps_is_reread() -> None:
+    state = {"cursor": "2026-01-01T10:00:30+00:00", "watch": {"7": "running|r"}}
+    daily = WatchSchedule(recent_s=3_600, stale_every_s=86_400)
+    sync = tracker(state, schedule=daily)
+    assert sync.pending_watch_ids() == ["7"]
+    assert sync.select_refreshed([row(7, "2025-01-01T00:00:00Z", status="running")]) == []
+    sync.commit()
+    assert state["watch"]["7"][0] == "running|r"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,22 @@ def listing_requests(emu: Emulator) -> list[Any]:
         for r in api_requests(emu, RUNS)
         if "filter[id]" not in r.query and "filter[parent_run_id]" not in r.query
     ]
+
+
+def reread_ids(emu: Emulator) -> list[int]:
+    """Run ids re-read by id (`filter[id]`) since the request log was cleared."""
+    return [
+        int(i)
+        for r in api_requests(emu, RUNS)
+        for i in r.query.get("filter[id]", [""])[0].split(",")
+        if i
+    ]
+
+
+def core_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Projects and runs only: what the request bound of an incremental sync is about."""
+    monkeypatch.setenv("SOURCES__MODEL_LAB__FACETS", "false")
+    monkeypatch.setenv("SOURCES__MODEL_LAB__ARTIFACTS", "false")
 
 
 def attrs(emu: Emulator, run_id: int) -> dict[str, Any]:
@@ -204,9 +221,10 @@ def test_second_sync_without_changes(datadog_env: Emulator, warehouse: Path) -> 
     assert result.rows_loaded == 0
     assert len(api_requests(emu, PROJECTS)) == 1
     assert len(listing_requests(emu)) == 1
-    # runs still in progress are re-read by id, 100 per request; no hierarchy walks
-    watched = len(non_terminal_ids(emu))
-    assert len(api_requests(emu, RUNS)) == 1 + math.ceil(watched / PAGE_SIZE)
+    # runs in progress are all months old: re-read on the slow schedule (a day, spread over
+    # it), so seconds later hardly any is due; no hierarchy walks
+    assert len(reread_ids(emu)) < len(non_terminal_ids(emu)) / 10
+    assert len(api_requests(emu, RUNS)) <= 2
     assert not [r for r in api_requests(emu, RUNS) if "filter[parent_run_id]" in r.query]
 
 
@@ -226,6 +244,52 @@ def test_updates_cost_pages_proportional_to_changes(datadog_env: Emulator, wareh
     assert query(warehouse, "select count(*) from analytics.model_lab_runs")[0][0] == len(
         ml.run_ids()
     )
+
+
+@pytest.mark.parametrize("changed", [1, 150, 250])
+def test_incremental_requests_bounded_by_the_changes(
+    datadog_env: Emulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch, changed: int
+) -> None:
+    """At most 2 * ceil(changed / 100) + 10 requests; then a sync with no change reads one
+    page: the listing that loaded the changes started more than a lookback after them, so it
+    saw all of them and the window is not read again."""
+    emu = datadog_env
+    ml = emu.model_lab
+    core_only(monkeypatch)
+    monkeypatch.setenv("SOURCES__MODEL_LAB__LOOKBACK_SECONDS", "1")
+    run_sync(warehouse)
+    chosen = ml.run_ids()[-changed:]  # parents among them; no new run: no child listing
+    for run_id in chosen:
+        ml.update_run(run_id, description=f"edited {run_id}")
+    time.sleep(1.1)
+    emu.clear_requests()
+    result = run_sync(warehouse)
+    assert result.sources["model_lab"].rows_by_table["runs"] == changed
+    assert len(emu.requests) <= 2 * math.ceil(changed / PAGE_SIZE) + 10
+    assert len(listing_requests(emu)) <= math.ceil(changed / PAGE_SIZE) + 1
+    assert not [r for r in api_requests(emu, RUNS) if "filter[parent_run_id]" in r.query]
+    emu.clear_requests()
+    assert run_sync(warehouse).rows_loaded == 0
+    assert len(listing_requests(emu)) == 1 and len(api_requests(emu, PROJECTS)) == 1
+    assert len(emu.requests) <= 3  # a due slice of old runs in progress is rare seconds later
+
+
+def test_new_child_lists_the_children_of_changed_parents(
+    datadog_env: Emulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = datadog_env
+    ml = emu.model_lab
+    core_only(monkeypatch)
+    run_sync(warehouse)
+    parent = next(i for i in ml.run_ids() if attrs(emu, i)["has_children"])
+    child = ml.insert_run(attrs(emu, parent)["project_id"], parent_run_id=parent)
+    emu.clear_requests()
+    run_sync(warehouse)
+    walks = [r for r in api_requests(emu, RUNS) if "filter[parent_run_id]" in r.query]
+    assert [r.query["filter[parent_run_id]"] for r in walks] == [[str(parent)]]
+    assert query(
+        warehouse, "select parent_run_id from analytics.model_lab_runs where run_id = ?", [child]
+    ) == [(parent,)]
 
 
 def test_child_rows_replaced_with_their_run(datadog_env: Emulator, warehouse: Path) -> None:
@@ -255,6 +319,7 @@ def test_running_run_reread_without_updated_at_change(
 ) -> None:
     emu = datadog_env
     running = next(i for i in non_terminal_ids(emu))
+    emu.model_lab.update_run(running, description="still going")  # updated now: recent
     run_sync(warehouse)
     summaries = attrs(emu, running)["metric_summaries"]
     bumped = [{**m, "count": m["count"] + 7} for m in summaries] or [
@@ -271,6 +336,31 @@ def test_running_run_reread_without_updated_at_change(
         )
     )
     assert counts == {m["key"]: m["count"] for m in bumped}
+
+
+def test_old_run_in_progress_caught_within_the_slow_schedule(
+    datadog_env: Emulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A months-old run in progress that finishes without `updated_at` moving is seen within
+    `stale_run_recheck_seconds`; syncs in between re-read only a slice of such runs."""
+    emu = datadog_env
+    core_only(monkeypatch)
+    monkeypatch.setenv("SOURCES__MODEL_LAB__STALE_RUN_RECHECK_SECONDS", "6")
+    old = [i for i in non_terminal_ids(emu) if attrs(emu, i)["updated_at"] < "2026-07"]
+    assert len(old) > 20
+    started = time.monotonic()
+    run_sync(warehouse)
+    victim = old[0]
+    emu.model_lab.update_run(victim, touch=False, status="completed")
+    emu.clear_requests()
+    run_sync(warehouse)  # seconds later: a slice of the old runs is due, not all
+    if time.monotonic() - started < 5:  # a loaded machine can take the whole interval
+        assert len(reread_ids(emu)) < len(old)
+    time.sleep(max(0.0, 6.5 - (time.monotonic() - started)))
+    run_sync(warehouse)  # one interval after the first sync: every old run was due
+    assert query(
+        warehouse, "select status from analytics.model_lab_runs where run_id = ?", [victim]
+    ) == [("completed",)]
 
 
 def test_soft_delete_sets_is_deleted(datadog_env: Emulator, warehouse: Path) -> None:
