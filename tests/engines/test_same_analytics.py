@@ -95,6 +95,7 @@ def test_postgres_and_spark_build_duckdbs_analytics(
     assert compare(reference, pg_server.url(), spark_session) == {"postgres": [], "spark": []}
     logger.warning("timings: %s", {k: round(v, 1) for k, v in timings.items()})
     assert_readers_agree(reference, spark_session)
+    assert_failed_audit_keeps_postgres_views(pg_server.url(), reference)
 
 
 def assert_readers_agree(reference: Path, spark: Any) -> None:
@@ -113,3 +114,37 @@ def assert_readers_agree(reference: Path, spark: Any) -> None:
         comparing.compare(reference, [first, second], destination="postgres")
     )
     assert cli.main(["status", "--destination", "postgres", "--warehouse", str(reference)]) == 0
+
+
+def assert_failed_audit_keeps_postgres_views(url: str, reference: Path) -> None:
+    """A duplicated run id fails an audit: `analytics` keeps its views, the new ones wait in
+    `analytics__next`, and the publish is recorded as held back."""
+    import psycopg2
+
+    from pipelines import history, postgres
+
+    con = psycopg2.connect(url)
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute("select count(*) from analytics.model_lab_runs")
+        (published_rows,) = cur.fetchone()
+        cur.execute("select min(run_id), max(run_id) from raw_model_lab.runs")
+        first, last = cur.fetchone()
+        cur.execute("update raw_model_lab.runs set run_id = %s where run_id = %s", [first, last])
+    target = postgres.configured()
+    failures = postgres.build_views(target, history.read(target.local_anchor(reference)))
+    assert "model_lab_runs__unique_key" in {f.name for f in failures}
+    with con.cursor() as cur:
+        cur.execute("select count(*) from analytics.model_lab_runs")
+        assert cur.fetchone() == (published_rows,)
+        cur.execute(
+            f"select count(*), count(distinct run_id) from analytics{postgres.NEXT}.model_lab_runs"
+        )
+        rows, distinct = cur.fetchone()
+        assert rows == distinct + 1
+        cur.execute(
+            "update raw_model_lab.runs set run_id = %s where run_id = %s and "
+            "ctid = (select max(ctid) from raw_model_lab.runs where run_id = %s)",
+            [last, first, first],
+        )
+    con.close()
