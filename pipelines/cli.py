@@ -92,6 +92,23 @@ class _RepeatsOnce(logging.Filter):
         return True
 
 
+class _NoTraces(logging.Filter):
+    """dlt logs some failures with their exception trace, attached or inside the message (a
+    load job that hit a full disk); labsync reports each failure in one line, so below DEBUG
+    a trace is cut down to its last line, the exception."""
+
+    TRACE = "Traceback (most recent call last):"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        message = record.getMessage()
+        if self.TRACE in message:
+            head, trace = message.split(self.TRACE, 1)
+            lines = [line for line in trace.splitlines() if line.strip()]
+            record.msg, record.args = head + (lines[-1].strip() if lines else ""), None
+        return True
+
+
 def _setup_logging(level: str, log_format: str = "text") -> None:
     """One handler for labsync's, dlt's (which stops propagation) and Python warnings' lines;
     with json also the root logger's, so urllib3's and other libraries' lines are JSON too."""
@@ -103,6 +120,8 @@ def _setup_logging(level: str, log_format: str = "text") -> None:
     )
     handler = _Handler(formatter)
     handler.addFilter(_RepeatsOnce())
+    if level.upper() != "DEBUG":
+        handler.addFilter(_NoTraces())
     logging.captureWarnings(True)
     for name in ("labsync", "dlt", "py.warnings", *([""] if log_format == "json" else [])):
         log = logging.getLogger(name)
