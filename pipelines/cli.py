@@ -414,6 +414,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         warehouse=args.warehouse,
         project_ids=args.project_id,
         include_deleted=args.include_deleted,
+        destination=args.destination,
     )
     runs = runs[_search_columns(args, list(runs.columns))]
     if args.format == "csv":
@@ -518,6 +519,15 @@ def _publish_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _read_destination_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--destination",
+        choices=["duckdb", "postgres"],
+        default="duckdb",
+        help="postgres: read the Postgres warehouse of DESTINATION__POSTGRES__CREDENTIALS",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labsync", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -597,12 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="last sync per resource; exit 1 when stale")
     status.add_argument("--warehouse")
-    status.add_argument(
-        "--destination",
-        choices=["duckdb", "postgres"],
-        default="duckdb",
-        help="postgres: read the Postgres warehouse of DESTINATION__POSTGRES__CREDENTIALS",
-    )
+    _read_destination_flag(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument(
         "--max-age-hours",
@@ -641,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--include-deleted", action="store_true", help="also deleted runs")
     search.add_argument("--warehouse")
+    _read_destination_flag(search)
 
     compare = commands.add_parser(
         "compare", help="params that differ and metric deltas between runs"
@@ -648,12 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_ids", metavar="RUN_ID", type=int, nargs="+")
     compare.add_argument("--baseline", metavar="RUN_ID", type=int, help="default: the first run")
     compare.add_argument("--warehouse")
-    compare.add_argument(
-        "--destination",
-        choices=["duckdb", "postgres"],
-        default="duckdb",
-        help="postgres: read the Postgres warehouse of DESTINATION__POSTGRES__CREDENTIALS",
-    )
+    _read_destination_flag(compare)
 
     report = commands.add_parser(
         "report", help="one self-contained HTML page of charts over the analytics views"

@@ -114,6 +114,7 @@ def assert_readers_agree(reference: Path, spark: Any) -> None:
         comparing.compare(reference, [first, second], destination="postgres")
     )
     assert cli.main(["status", "--destination", "postgres", "--warehouse", str(reference)]) == 0
+    assert cli.main(["search", "attributes.status = 'FINISHED'", "--destination", "postgres"]) == 0
 
 
 def assert_failed_audit_keeps_postgres_views(url: str, reference: Path) -> None:
