@@ -32,6 +32,7 @@ logger = logging.getLogger("labsync")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
 DEFAULT_MAX_AGE_HOURS = 26.0  # a daily cron job plus slack
 DEMO_WAREHOUSE = Path("warehouse") / "demo.duckdb"
+DEMO_POSTHOG_NOW = "2026-11-01T00:00:00+00:00"
 LAKE_WAREHOUSE = Path("warehouse") / "lake.duckdb"
 DEMO_REPORT = "demo-report.html"  # beside the demo warehouse
 
@@ -439,7 +440,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     warehouse = warehouse_path(args.warehouse or DEMO_WAREHOUSE)
     check_writable(warehouse)
-    with Emulator(seed=args.seed, projects=args.projects, runs=args.runs) as emu:
+    # PostHog's emulated data is anchored to an hour (default: the current one, so its ids
+    # change hourly); a fixed anchor keeps a re-run of the demo an incremental sync of the
+    # same data instead of a different workspace on top of the last one
+    with Emulator(
+        seed=args.seed, projects=args.projects, runs=args.runs, posthog_now=DEMO_POSTHOG_NOW
+    ) as emu:
         emu.start()
         logger.info("emulator serving %d runs at %s", args.runs, emu.base_url)
         os.environ["SOURCES__DATADOG__BASE_URL"] = emu.base_url
