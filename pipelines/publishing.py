@@ -23,17 +23,19 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dlt
 import duckdb
 
 from . import models
 from .common import progress
 from .history import HISTORY_SCHEMA, HISTORY_TABLE
 from .warehouse import PUBLISHED_STORAGE_VERSION, publish, publishing_path, state_dir
+
+if TYPE_CHECKING:
+    import dlt
 
 logger = logging.getLogger("labsync")
 
@@ -199,7 +201,7 @@ def _publish_incremental(work: Path, warehouse: Path, ledger: Ledger) -> bool:
     staged.unlink(missing_ok=True)
     con = duckdb.connect()
     try:
-        shutil.copyfile(warehouse, staged)
+        _copy(warehouse, staged)
         con.execute(f"attach {_literal(work)} as working (read_only)")
         con.execute(f"attach {_literal(staged)} as published")
         found = con.execute(
@@ -227,6 +229,21 @@ def _publish_incremental(work: Path, warehouse: Path, ledger: Ledger) -> bool:
         con.close()
     logger.info("published %s (changes only)", warehouse)
     return compact
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Copy a file in the kernel (`copy_file_range`: no pass through user space); an error
+    names `target`, the file that could not be written."""
+    try:
+        with open(source, "rb") as reading, open(target, "wb") as writing:
+            left = os.fstat(reading.fileno()).st_size
+            while left > 0:
+                done = os.copy_file_range(reading.fileno(), writing.fileno(), left)
+                if done == 0:
+                    break
+                left -= done
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
 
 
 class _Unexpected(Exception):
