@@ -171,8 +171,8 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def _cursor(pipeline: dlt.Pipeline, source: str, resource: str) -> str | None:
-    resources = pipeline.state.get("sources", {}).get(source, {}).get("resources", {})
+def _cursor(state: Mapping[str, Any], source: str, resource: str) -> str | None:
+    resources = state.get("sources", {}).get(source, {}).get("resources", {})
     cursor = resources.get(resource, {}).get("cursor")
     return str(cursor) if cursor is not None else None
 
@@ -240,6 +240,8 @@ def _history_records(
     finished = datetime.now(UTC).isoformat()
     names = [*source.selected_resources, *result.stats.resources]
     resources = {name: result.stats.resources.get(name) for name in dict.fromkeys(names)}
+    # decoded once: the state of a large source takes a while to decode
+    state = pipeline.state if result.status == "succeeded" else {}
     return [
         history.SyncRunRecord(
             sync_id=sync_id,
@@ -252,7 +254,7 @@ def _history_records(
             requests=stats.requests if stats else 0,
             retries=stats.retries if stats else 0,
             throttled=stats.throttled if stats else 0,
-            cursor=_cursor(pipeline, result.name, name) if result.status == "succeeded" else None,
+            cursor=_cursor(state, result.name, name),
             error=result.error,
         )
         for name, stats in resources.items()
