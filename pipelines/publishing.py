@@ -32,7 +32,13 @@ import duckdb
 from . import models
 from .common import progress
 from .history import HISTORY_SCHEMA, HISTORY_TABLE
-from .warehouse import PUBLISHED_STORAGE_VERSION, publish, publishing_path, state_dir
+from .warehouse import (
+    PUBLISHED_STORAGE_VERSION,
+    capped_connection,
+    publish,
+    publishing_path,
+    state_dir,
+)
 
 if TYPE_CHECKING:
     import dlt
@@ -199,7 +205,7 @@ def _publish_incremental(work: Path, warehouse: Path, ledger: Ledger) -> bool:
     progress.phase("publish", str(warehouse))
     staged = publishing_path(warehouse)
     staged.unlink(missing_ok=True)
-    con = duckdb.connect()
+    con = capped_connection()
     try:
         _copy(warehouse, staged)
         con.execute(f"attach {_literal(work)} as working (read_only)")
