@@ -18,7 +18,7 @@ import duckdb
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from . import history, models, recovery
+from . import history, models, publishing, recovery
 from . import lake as lakes
 from . import postgres as pg
 from .common import dlt_tables, progress
@@ -30,7 +30,6 @@ from .warehouse import (
     connect,
     exclusive_lock,
     prepare_working_copy,
-    publish,
     state_dir,
     storage_full,
 )
@@ -174,8 +173,8 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def _cursor(pipeline: dlt.Pipeline, source: str, resource: str) -> str | None:
-    resources = pipeline.state.get("sources", {}).get(source, {}).get("resources", {})
+def _cursor(state: Mapping[str, Any], source: str, resource: str) -> str | None:
+    resources = state.get("sources", {}).get(source, {}).get("resources", {})
     cursor = resources.get(resource, {}).get("cursor")
     return str(cursor) if cursor is not None else None
 
@@ -212,6 +211,7 @@ def _working_copy(warehouse: Path, notes: list[str]) -> Path:
     work = prepare_working_copy(warehouse)
     notes += work.notes
     if work.fresh:
+        publishing.forget(warehouse)  # publish it whole
         for name in registry():
             folder = state_dir(warehouse) / f"labsync_{name}"
             if folder.exists():
@@ -244,6 +244,8 @@ def _history_records(
     finished = datetime.now(UTC).isoformat()
     names = [*source.selected_resources, *result.stats.resources]
     resources = {name: result.stats.resources.get(name) for name in dict.fromkeys(names)}
+    # decoded once: the state of a large source takes a while to decode
+    state = pipeline.state if result.status == "succeeded" else {}
     return [
         history.SyncRunRecord(
             sync_id=sync_id,
@@ -256,7 +258,7 @@ def _history_records(
             requests=stats.requests if stats else 0,
             retries=stats.retries if stats else 0,
             throttled=stats.throttled if stats else 0,
-            cursor=_cursor(pipeline, result.name, name) if result.status == "succeeded" else None,
+            cursor=_cursor(state, result.name, name),
             error=result.error,
         )
         for name, stats in resources.items()
@@ -322,8 +324,15 @@ def sync(
             )
             source_result = SourceResult(spec.name, stats=context.stats)
             planned.append((pipeline, spec.build(context), source_result))
+        ledger = publishing.Ledger.read(warehouse)
+        if isinstance(work, Path):  # before anything is loaded: what may change
+            ledger.loading([pipeline.dataset_name for pipeline, _, _ in planned], full_refresh)
+        narrowable = set()  # sources whose only load is this sync's own
         for pipeline, _, source_result in planned:  # before anything new is extracted
-            result.recovered += _recover(pipeline, source_result)
+            recovered = _recover(pipeline, source_result)
+            result.recovered += recovered
+            if not recovered:
+                narrowable.add(source_result.name)
         if result.recovered:
             logger.info("recovered after an interrupted sync: %s", "; ".join(result.recovered))
         records: list[history.SyncRunRecord] = []
@@ -333,6 +342,8 @@ def sync(
                 # route_table picks each table's disposition by format while the source extracts
                 with dlt_tables.table_format("delta" if table_format == "delta" else None):
                     _run_source(pipeline, source, source_result)
+            if source_result.status == "succeeded" and source_result.name in narrowable:
+                ledger.loaded(pipeline.dataset_name, publishing.written_tables(pipeline))
             result.sources[source_result.name] = source_result
             records += _history_records(sync_id, source_started, pipeline, source, source_result)
         history.append(warehouse, records)
@@ -347,11 +358,11 @@ def sync(
             _record_publish(warehouse, sync_id, result)
         if isinstance(work, Path):
             with _storage_errors("building the views"):
-                result.audit_failures = _build(warehouse, work, build_models)
+                result.audit_failures = _build(warehouse, work, build_models, ledger=ledger)
             gated = bool(result.audit_failures) and not publish_on_audit_failure
             if not load_failed and not gated:
                 with _storage_errors("publishing"):
-                    publish(work, warehouse)
+                    publishing.publish_changes(work, warehouse, ledger)
                 result.published = True
             _record_publish(warehouse, sync_id, result)
     result.seconds = time.monotonic() - started
@@ -394,8 +405,14 @@ def _record_publish(warehouse: Path, sync_id: str, result: SyncResult) -> None:
 
 
 def _build(
-    warehouse: Path, work: Path, build_models: bool, lake: str | None = None
+    warehouse: Path,
+    work: Path,
+    build_models: bool,
+    lake: str | None = None,
+    ledger: publishing.Ledger | None = None,
 ) -> list[models.AuditFailure]:
+    """The history table, then (with `ledger`: only when data or models changed since they
+    were last built, else the last audit failures stand) the views and the audits."""
     with connect(work) as con:
         for name, value in duckdb_settings().items():
             con.execute(f"set {name} = ?", [value])
@@ -404,8 +421,14 @@ def _build(
         history.materialise(con, history.read(warehouse))
         if not build_models:
             return []
+        fingerprint = publishing.fingerprint(models.metric_direction_overrides())
+        if ledger and ledger.unchanged_since_build(fingerprint):
+            logger.info("nothing changed since the views were built: not rebuilding them")
+            return ledger.last_audit_failures()
         models.build(con)
-        return models.run_audits(con)
+        failures = models.run_audits(con)
+        (ledger or publishing.Ledger.read(warehouse)).built(fingerprint, failures)
+        return failures
 
 
 def build_models_in(
@@ -435,7 +458,9 @@ def build_models_in(
         history_of = lakes.local_anchor(lake, warehouse) if lake else warehouse
         failures = _build(history_of, work, build_models=True, lake=lake)
         if not failures or publish_on_audit_failure:
-            publish(work, warehouse)
+            ledger = publishing.Ledger.read(warehouse)
+            ledger.everything = True
+            publishing.publish_changes(work, warehouse, ledger)
         return failures
 
 

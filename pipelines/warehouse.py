@@ -247,7 +247,7 @@ def publish(work: Path, warehouse: Path) -> None:
     staged = publishing_path(warehouse)
     staged.unlink(missing_ok=True)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
+    con = capped_connection()
     try:
         con.execute(f"attach {_literal(work)} as working (read_only)")
         con.execute(
@@ -264,6 +264,14 @@ def publish(work: Path, warehouse: Path) -> None:
     finally:
         con.close()
     logger.info("published %s", warehouse)
+
+
+def capped_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with the sync's DuckDB settings (its memory cap: beyond it
+    DuckDB spills to disk), for copying between attached files."""
+    from .runner import duckdb_settings  # the runner imports this module
+
+    return duckdb.connect(config={k: str(v) for k, v in duckdb_settings().items()})
 
 
 def _literal(path: Path) -> str:

@@ -1,4 +1,7 @@
--- one value per run and differing param in analytics.run_param_diff
+-- one value per run and differing param in analytics.run_param_diff: within each (project,
+-- param) every run appears once, so its rows and its distinct runs are as many. (The same
+-- check as grouping by project, param and run, but with one group per (project, param): at
+-- 1M runs the grouping by run ran out of DuckDB's memory cap.)
 with run_param_diff as (
 
     select * from analytics.run_param_diff
@@ -7,10 +10,13 @@ with run_param_diff as (
 
 duplicates as (
 
-    select project_id, key, run_id, count(*) as n_rows
+    select
+        project_id,
+        key,
+        count(*) - count(distinct run_id) as n_duplicate_rows
     from run_param_diff
-    group by project_id, key, run_id
-    having count(*) > 1
+    group by project_id, key
+    having count(*) > count(distinct run_id)
 
 )
 

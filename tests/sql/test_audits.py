@@ -143,3 +143,12 @@ def test_every_keyed_view_has_a_unique_key_audit_that_catches_a_duplicate(
     assert audit(name, "model_lab_facet_values", columns, [row, row]) == [
         ("project", 1, "param", "lr", "0.1", 2)
     ]
+
+
+def test_run_param_diff_audit_catches_a_run_twice_under_one_param() -> None:
+    columns = "project_id bigint, key varchar, n_distinct bigint, run_id bigint, value varchar"
+    good = [(1, "lr", 2, 10, "0.1"), (1, "lr", 2, 11, "0.2"), (1, "bs", 2, 10, "8")]
+    name = "run_param_diff__unique_key"
+    assert audit(name, "run_param_diff", columns, good) == []
+    doubled = [*good, (1, "lr", 2, 11, "0.3")]
+    assert audit(name, "run_param_diff", columns, doubled) == [(1, "lr", 1)]

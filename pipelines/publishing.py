@@ -1,0 +1,369 @@
+"""Publishing what changed: the ledger of unpublished changes, and a publish that copies only them.
+
+The published file is the working copy as of the last publish. A sync records, in a small
+ledger beside the working copy (`.labsync/<stem>/unpublished.json`), which tables it may have
+changed since then, before it changes them: a source's whole datasets before its load (a kill
+mid-load leaves that coarse mark), narrowed to the tables the load wrote once it committed.
+
+Publishing then byte-copies the previous published file under the temporary `.publishing`
+name, replaces in it only the tables the ledger names (plus the sync history, tables that
+appeared or disappeared, and the views and macros when they were rebuilt), checkpoints and
+renames it over the published file: the same guarantees as a full copy (readers never
+blocked, old or new, the pinned storage version), at a cost that grows with the change.
+A full `copy from database` is made when the ledger says everything may have changed (a new
+or restored working copy, a full refresh, no ledger yet) or the published file is gone.
+
+Models and audits are rebuilt only when data changed or the models did (their fingerprint:
+the `sql/` files, the config they read, the engine); a quiet sync publishes its history only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from . import models
+from .common import progress
+from .history import HISTORY_SCHEMA, HISTORY_TABLE
+from .warehouse import (
+    PUBLISHED_STORAGE_VERSION,
+    capped_connection,
+    publish,
+    publishing_path,
+    state_dir,
+)
+
+if TYPE_CHECKING:
+    import dlt
+
+logger = logging.getLogger("labsync")
+
+LEDGER_NAME = "unpublished.json"
+HISTORY = f"{HISTORY_SCHEMA}.{HISTORY_TABLE}"
+DLT_TABLE_PREFIX = "_dlt"
+DLT_TABLES = ("_dlt_loads", "_dlt_pipeline_state", "_dlt_version")  # a load's record
+# a published file with more free than used blocks is rewritten whole at its next publish
+MAX_FREE_SHARE = 0.5
+
+
+@dataclass
+class Ledger:
+    """What the working copy holds that the published file does not (yet)."""
+
+    path: Path
+    everything: bool = True  # no ledger yet: nothing is known about the published file
+    schemas: set[str] = field(default_factory=set)  # every table in them may have changed
+    tables: set[str] = field(default_factory=set)  # "schema.table"
+    views: bool = False  # the views and macros were rebuilt since the last publish
+    models: str | None = None  # fingerprint of the models built in the working copy
+    failed_audits: dict[str, int] = field(default_factory=dict)  # of that build: name -> rows
+    marked: list[str] = field(default_factory=list)  # by this sync's `loading`, not persisted
+
+    @classmethod
+    def read(cls, warehouse: Path) -> Ledger:
+        path = state_dir(warehouse) / LEDGER_NAME
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return cls(path)
+        return cls(
+            path,
+            everything=bool(raw.get("everything", True)),
+            schemas=set(raw.get("schemas", [])),
+            tables=set(raw.get("tables", [])),
+            views=bool(raw.get("views", False)),
+            models=raw.get("models"),
+            failed_audits=dict(raw.get("failed_audits", {})),
+        )
+
+    def write(self) -> None:
+        """Persist atomically: a kill leaves the old ledger or the new one."""
+        raw = asdict(self)
+        raw.pop("path")
+        raw.pop("marked")
+        raw["schemas"], raw["tables"] = sorted(self.schemas), sorted(self.tables)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staged = self.path.with_name(self.path.name + ".tmp")
+        with open(staged, "w", encoding="utf-8") as handle:
+            json.dump(raw, handle, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(staged, self.path)
+
+    @property
+    def changed(self) -> bool:
+        """Data may differ from the published file."""
+        return self.everything or bool(self.schemas or self.tables)
+
+    def loading(self, datasets: list[str], everything: bool = False) -> None:
+        """Before loads write into `datasets` (and dlt's staging datasets beside them): mark
+        them changed (`everything`: the whole warehouse), persisted before the first write."""
+        if everything and not self.everything:
+            self.everything = True
+            self.write()
+        marks = [name for d in datasets for name in (d, f"{d}_staging")]
+        self.marked = [m for m in marks if m not in self.schemas]
+        if self.marked and not self.everything:
+            self.schemas.update(self.marked)
+            self.write()
+
+    def loaded(self, dataset: str, tables: set[str]) -> None:
+        """The load into `dataset` marked by `loading` committed and wrote only `tables`:
+        narrow its coarse mark to them (and dlt's record of the load)."""
+        ours = {dataset, f"{dataset}_staging"} & set(self.marked)
+        if self.everything or not ours:
+            return
+        self.tables.update(
+            f"{schema}.{t}" for schema in (dataset, f"{dataset}_staging") for t in tables
+        )
+        if tables:
+            self.tables.update(f"{dataset}.{t}" for t in DLT_TABLES)
+        self.schemas -= ours
+        self.write()
+
+    def unchanged_since_build(self, fingerprint: str) -> bool:
+        """No data changed since the views were built and audited, nor the models."""
+        return not self.changed and self.models == fingerprint
+
+    def built(self, fingerprint: str, failures: list[models.AuditFailure]) -> None:
+        self.models, self.views = fingerprint, True
+        self.failed_audits = {f.name: f.rows for f in failures}
+        self.write()
+
+    def last_audit_failures(self) -> list[models.AuditFailure]:
+        return [models.AuditFailure(n, rows, []) for n, rows in self.failed_audits.items()]
+
+    def published(self) -> None:
+        self.everything, self.views = False, False
+        self.schemas.clear()
+        self.tables.clear()
+        self.write()
+
+
+def fingerprint(metric_directions: dict[str, str]) -> str:
+    """What the views and audits depend on besides the data: the `sql/` files, the config
+    they read, the model runner and the engine."""
+    digest = hashlib.sha256()
+    for path in [*sorted(models.SQL_DIR.rglob("*.sql")), Path(models.__file__)]:
+        digest.update(str(path.relative_to(models.SQL_DIR.parent)).encode())
+        digest.update(path.read_bytes())
+    digest.update(json.dumps(metric_directions, sort_keys=True).encode())
+    digest.update(duckdb.__version__.encode())
+    return digest.hexdigest()[:16]
+
+
+def forget(warehouse: Path) -> None:
+    """Nothing is known of what the published file lacks: the next publish copies it whole."""
+    (state_dir(warehouse) / LEDGER_NAME).unlink(missing_ok=True)
+
+
+def written_tables(pipeline: dlt.Pipeline) -> set[str]:
+    """The data tables the pipeline's last load wrote (its jobs), dlt's own tables aside."""
+    trace = pipeline.last_trace
+    info = trace.last_load_info if trace else None
+    tables: set[str] = set()
+    for package in info.load_packages if info else []:
+        for jobs in package.jobs.values():
+            tables.update(job.job_file_info.table_name for job in jobs)
+    return {t for t in tables if not t.startswith(DLT_TABLE_PREFIX)}
+
+
+def publish_changes(work: Path, warehouse: Path, ledger: Ledger) -> None:
+    """Publish `work` over `warehouse`, copying only what the ledger names when it can."""
+    if ledger.everything or not warehouse.exists():
+        publish(work, warehouse)
+    else:
+        compact = _publish_incremental(work, warehouse, ledger)
+        ledger.published()
+        if compact:  # its free blocks outgrew its data: rewrite it whole next time
+            ledger.everything = True
+            ledger.write()
+        return
+    ledger.published()
+
+
+def _tables(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, str]:
+    """{"schema.table": its `create table` statement} of an attached database."""
+    rows = con.execute(
+        "select schema_name || '.' || table_name, sql from duckdb_tables() "
+        "where database_name = ? and not internal and not temporary",
+        [database],
+    ).fetchall()
+    return dict(rows)
+
+
+def _publish_incremental(work: Path, warehouse: Path, ledger: Ledger) -> bool:
+    """Copy the published file, replace in it the changed tables (and the views when they
+    were rebuilt), rename it over the published file. True when it should be compacted."""
+    progress.phase("publish", str(warehouse))
+    staged = publishing_path(warehouse)
+    staged.unlink(missing_ok=True)
+    con = capped_connection()
+    try:
+        _copy(warehouse, staged)
+        con.execute(f"attach {_literal(work)} as working (read_only)")
+        con.execute(f"attach {_literal(staged)} as published")
+        found = con.execute(
+            "select tags['storage_version'] from duckdb_databases() where database_name = ?",
+            ["published"],
+        ).fetchone()
+        if not found or not str(found[0]).startswith(PUBLISHED_STORAGE_VERSION):
+            raise _Unexpected(f"the published file's storage version is {found}")
+        compact = _apply(con, ledger)
+        con.execute("use memory")
+        con.execute("detach published")
+        os.replace(staged, warehouse)
+    except _Unexpected as exc:
+        con.close()
+        staged.unlink(missing_ok=True)
+        Path(f"{staged}.wal").unlink(missing_ok=True)
+        logger.info("publishing a full copy: %s", exc)
+        publish(work, warehouse)
+        return False
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        Path(f"{staged}.wal").unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
+    logger.info("published %s (changes only)", warehouse)
+    return compact
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Copy a file in the kernel (`copy_file_range`: no pass through user space); an error
+    names `target`, the file that could not be written."""
+    try:
+        with open(source, "rb") as reading, open(target, "wb") as writing:
+            left = os.fstat(reading.fileno()).st_size
+            while left > 0:
+                done = os.copy_file_range(reading.fileno(), writing.fileno(), left)
+                if done == 0:
+                    break
+                left -= done
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
+
+
+class _Unexpected(Exception):
+    """Something an incremental publish does not handle: publish a full copy instead."""
+
+
+def _apply(con: duckdb.DuckDBPyConnection, ledger: Ledger) -> bool:
+    for kind, query in (
+        ("sequences", "duckdb_sequences() where database_name = 'working'"),
+        ("types", "duckdb_types() where database_name = 'working' and not internal"),
+    ):
+        extra = con.execute(f"select count(*) from {query}").fetchone()
+        if extra and extra[0]:
+            raise _Unexpected(f"the working copy has {kind}: a copy of tables would miss them")
+    working, published = _tables(con, "working"), _tables(con, "published")
+    model_schemas = set(models.LAYERS.values())
+    replace = {
+        name
+        for name in working
+        if name in ledger.tables
+        or name.split(".", 1)[0] in ledger.schemas
+        or name == HISTORY
+        or name not in published
+        or (ledger.views and name.split(".", 1)[0] in model_schemas)
+    }
+    gone = set(published) - set(working)
+    logger.debug("publishing %d changed tables, dropping %d", len(replace), len(gone))
+    con.execute("use published")
+    con.execute("begin transaction")  # one commit (nobody sees this file before the rename)
+    if ledger.views:
+        _drop_views_and_macros(con)
+    for name in sorted(gone | (replace & set(published))):
+        con.execute(f"drop table {_qualified(name)}")
+    schemas = {
+        r[0]
+        for r in con.execute(
+            "select schema_name from duckdb_schemas() where database_name = 'published'"
+        ).fetchall()
+    }
+    for name in sorted(replace):
+        schema = name.split(".", 1)[0]
+        if schema not in schemas:
+            con.execute(f"create schema {_ident(schema)}")
+            schemas.add(schema)
+        con.execute(working[name])
+        con.execute(
+            f"insert into published.{_qualified(name)} select * from working.{_qualified(name)}"
+        )
+    con.execute("commit")
+    if ledger.views:
+        _copy_views_and_macros(con)
+    con.execute("checkpoint published")
+    size = con.execute(
+        "select free_blocks, total_blocks from pragma_database_size() where database_name = ?",
+        ["published"],
+    ).fetchone()
+    return bool(size and size[0] > MAX_FREE_SHARE * size[1])
+
+
+def _drop_views_and_macros(con: duckdb.DuckDBPyConnection) -> None:
+    for schema, name in con.execute(
+        "select schema_name, view_name from duckdb_views() "
+        "where database_name = 'published' and not internal"
+    ).fetchall():
+        con.execute(f"drop view {_ident(schema)}.{_ident(name)}")
+    for schema, name, kind in con.execute(
+        "select distinct schema_name, function_name, function_type from duckdb_functions() "
+        "where database_name = 'published' and not internal and function_type like '%macro'"
+    ).fetchall():
+        table = "table " if kind == "table_macro" else ""
+        con.execute(f"drop macro {table}{_ident(schema)}.{_ident(name)}")
+
+
+def _copy_views_and_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The working copy's views (their stored `create view`) and macros, in an order that
+    binds: a view over another is retried once the other exists."""
+    pending = [
+        r[0]
+        for r in con.execute(
+            "select sql from duckdb_views() where database_name = 'working' and not internal "
+            "order by view_oid"
+        ).fetchall()
+    ]
+    while pending:
+        failed = []
+        for sql in pending:
+            try:
+                con.execute(sql)
+            except duckdb.CatalogException:
+                failed.append(sql)
+        if len(failed) == len(pending):
+            raise _Unexpected("views of the working copy do not bind in the published file")
+        pending = failed
+    rows = con.execute(
+        "select schema_name, function_name, function_type, parameters, macro_definition "
+        "from duckdb_functions() where database_name = 'working' and not internal "
+        "and function_type like '%macro'"
+    ).fetchall()
+    for schema, name, kind, parameters, definition in rows:
+        table = " table" if kind == "table_macro" else ""
+        con.execute(
+            f"create macro {_ident(schema)}.{_ident(name)}({', '.join(parameters)}) as"
+            f"{table} {definition}"
+        )
+
+
+def _qualified(name: str) -> str:
+    schema, table = name.split(".", 1)
+    return f"{_ident(schema)}.{_ident(table)}"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"

@@ -1,0 +1,99 @@
+"""Publishing only what changed: a quiet sync rebuilds nothing and publishes its history; a
+sync with changes publishes a file equal to the working copy, still readable by DuckDB 1.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from emulator import Emulator
+from pipelines.publishing import Ledger
+from pipelines.warehouse import working_path
+from tests.conftest import query
+from tests.conftest import sync_model_lab as run_sync
+from tests.pipelines.test_publishing import OLD_DUCKDB
+
+
+def differing_tables(warehouse: Path) -> list[str]:
+    """Tables whose rows differ between the published file and the working copy (dlt's own
+    bookkeeping aside: a quiet sync's state is published with the next change)."""
+    con = duckdb.connect()
+    con.execute(f"attach '{warehouse}' as published (read_only)")
+    con.execute(f"attach '{working_path(warehouse)}' as working (read_only)")
+    names = con.execute(
+        "select schema_name || '.' || table_name from duckdb_tables() "
+        "where database_name = 'working' and table_name not like '\\_dlt%' escape '\\'"
+    ).fetchall()
+    differing = []
+    for (name,) in names:
+        found = con.execute(
+            f"select count(*) from ((select * from working.{name} except all "
+            f"select * from published.{name}) union all (select * from published.{name} "
+            f"except all select * from working.{name}))"
+        ).fetchone()
+        if found and found[0]:
+            differing.append(name)
+    return differing
+
+
+def test_quiet_sync_rebuilds_nothing_and_publishes_its_history(
+    datadog_env: Emulator, warehouse: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_sync(warehouse)
+    assert not Ledger.read(warehouse).changed
+    with caplog.at_level(logging.INFO, logger="labsync"):
+        result = run_sync(warehouse)
+    assert result.published and result.rows_loaded == 0
+    assert "not rebuilding them" in caplog.text
+    assert "published" in caplog.text and "(changes only)" in caplog.text
+    syncs = query(warehouse, "select count(distinct sync_id) from analytics.sync_runs")
+    assert syncs == [(2,)]  # the quiet sync's history reached the published file
+    assert differing_tables(warehouse) == []
+
+
+def test_changes_are_published_whole_and_the_file_opens_in_duckdb_1_1(
+    datadog_env: Emulator, warehouse: Path
+) -> None:
+    run_sync(warehouse)
+    run_ids = datadog_env.model_lab.run_ids()[:20]
+    for run_id in run_ids:
+        datadog_env.model_lab.update_run(run_id, name=f"renamed-{run_id}")
+    result = run_sync(warehouse)
+    assert result.published and result.rows_loaded
+    assert not Ledger.read(warehouse).changed
+    assert differing_tables(warehouse) == []
+    renamed = "select count(*) from analytics.model_lab_runs where name like 'renamed-%'"
+    assert query(warehouse, renamed) == [(20,)]
+    script = (
+        "import duckdb, json, sys\n"
+        "con = duckdb.connect(sys.argv[1], read_only=True)\n"
+        f"print(json.dumps(con.execute({renamed!r}).fetchone()[0]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(warehouse)],
+        env={**os.environ, "PYTHONPATH": str(OLD_DUCKDB)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == 20
+
+
+def test_a_load_that_did_not_finish_leaves_its_datasets_marked(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    ledger = Ledger.read(warehouse)
+    ledger.published()  # a published file equal to the working copy
+    ledger.loading(["raw_a", "raw_b"])
+    ledger.loaded("raw_a", {"runs"})  # raw_b's load was killed or failed
+    after = Ledger.read(warehouse)
+    assert after.schemas == {"raw_b", "raw_b_staging"}
+    assert {"raw_a.runs", "raw_a_staging.runs", "raw_a._dlt_loads"} <= after.tables
+    assert after.changed
