@@ -20,10 +20,12 @@ spread evenly over that interval by a hash of their id.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from .arrow import parse_timestamp
 
@@ -86,9 +88,7 @@ class ChangeTracker:
             self.stop_at = max(self.cursor - self._lookback, covered)
         self._old_window: dict[str, str] = {} if full_refresh else dict(state.get("window", {}))
         # id -> (fingerprint, updated_at as epoch seconds or None when an older state lacks it)
-        self._old_watch: dict[str, tuple[str, float | None]] = (
-            {} if full_refresh else {k: _watched(v) for k, v in state.get("watch", {}).items()}
-        )
+        self._old_watch = {} if full_refresh else watch_entries(state)
         self._max_seen = self.cursor
         self._seen: set[str] = set()
         self._pending: list[str] | None = None
@@ -169,11 +169,22 @@ class ChangeTracker:
             for row_id, (fp, updated) in self._old_watch.items()
             if row_id not in self._seen and row_id not in asked
         }
-        self._state["watch"] = kept | {
+        watch = kept | {
             row_id: [fp, ts.timestamp()]
             for row_id, (ts, fp, watched) in self._tracked.items()
             if watched
         }
+        # one JSON string, not a dict: dlt copies, encodes and hashes the whole state several
+        # times per run, and a dict of ~100k watched runs made that seconds of a quiet sync
+        self._state["watch"] = orjson.dumps(watch).decode()
+
+
+def watch_entries(state: Mapping[str, Any]) -> dict[str, tuple[str, float | None]]:
+    """The saved watch list: id -> (fingerprint, updated_at epoch or None)."""
+    saved = state.get("watch") or {}
+    if isinstance(saved, str):  # packed (see `commit`); a dict in states before that
+        saved = orjson.loads(saved)
+    return {row_id: _watched(value) for row_id, value in saved.items()}
 
 
 def _watched(value: Any) -> tuple[str, float | None]:

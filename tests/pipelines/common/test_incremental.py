@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pipelines.common.arrow import parse_timestamp
-from pipelines.common.incremental import ChangeTracker, WatchSchedule
+from pipelines.common.incremental import ChangeTracker, WatchSchedule, watch_entries
 
 
 def row(row_id: int, ts: str, status: str = "completed", name: str = "r") -> dict[str, Any]:
@@ -50,7 +50,7 @@ def test_first_sync_selects_everything_and_saves_cursor() -> None:
     changes.commit()
     assert parse_timestamp(state["cursor"]) == parse_timestamp("2026-01-01T10:00:30Z")
     assert set(state["window"]) == {"3", "2"}  # within 60 s of the cursor
-    assert set(state["watch"]) == {"2"}
+    assert set(watch_entries(state)) == {"2"}
     assert parse_timestamp(state["listed_at"]) == parse_timestamp("2026-01-01T10:00:40Z")
 
 
@@ -80,7 +80,7 @@ def test_change_inside_window_and_watched_row_refresh() -> None:
     refreshed = second.select_refreshed([row(2, "2026-01-01T10:00:00Z", status="completed")])
     assert [r["status"] for r in refreshed] == ["completed"]
     second.commit()
-    assert state["watch"] == {}  # completed runs are no longer watched
+    assert watch_entries(state) == {}  # completed runs are no longer watched
 
 
 def test_full_refresh_ignores_state() -> None:
@@ -152,7 +152,7 @@ def test_recent_watched_rows_are_reread_every_sync_and_old_ones_on_a_slower_sche
     assert "1" in due
     assert 2 <= len(due) < 60  # about 5/60 of the 200 old rows
     later.commit()
-    assert len(state["watch"]) == 201  # rows not due keep their entry
+    assert len(watch_entries(state)) == 201  # rows not due keep their entry
     # every old row is re-read once per interval (the recent one every sync)
     seen: list[str] = list(due)
     for minute in range(10, 61, 5):  # up to one interval after the first sync
@@ -175,7 +175,7 @@ def test_watched_row_due_but_gone_is_dropped_and_a_long_pause_rereads_all() -> N
     refreshed = sync.select_refreshed([row(2, "2025-06-02T00:00:00Z", status="completed")])
     assert [r["id"] for r in refreshed] == ["2"]
     sync.commit()
-    assert state["watch"] == {}  # 1 vanished, 2 completed
+    assert watch_entries(state) == {}  # 1 vanished, 2 completed
 
 
 def test_watch_state_without_timestamps_is_reread() -> None:
@@ -185,4 +185,4 @@ def test_watch_state_without_timestamps_is_reread() -> None:
     assert sync.pending_watch_ids() == ["7"]
     assert sync.select_refreshed([row(7, "2025-01-01T00:00:00Z", status="running")]) == []
     sync.commit()
-    assert state["watch"]["7"][0] == "running|r"
+    assert watch_entries(state)["7"][0] == "running|r"
