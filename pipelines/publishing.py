@@ -35,6 +35,7 @@ from .history import HISTORY_SCHEMA, HISTORY_TABLE
 from .warehouse import (
     PUBLISHED_STORAGE_VERSION,
     capped_connection,
+    discard,
     publish,
     publishing_path,
     state_dir,
@@ -222,14 +223,12 @@ def _publish_incremental(work: Path, warehouse: Path, ledger: Ledger) -> bool:
         os.replace(staged, warehouse)
     except _Unexpected as exc:
         con.close()
-        staged.unlink(missing_ok=True)
-        Path(f"{staged}.wal").unlink(missing_ok=True)
+        discard(staged)
         logger.info("publishing a full copy: %s", exc)
         publish(work, warehouse)
         return False
     except BaseException:
-        staged.unlink(missing_ok=True)
-        Path(f"{staged}.wal").unlink(missing_ok=True)
+        discard(staged)
         raise
     finally:
         con.close()

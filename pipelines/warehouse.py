@@ -258,12 +258,17 @@ def publish(work: Path, warehouse: Path) -> None:
         con.execute("detach published")
         os.replace(staged, warehouse)
     except BaseException:
-        staged.unlink(missing_ok=True)
-        Path(f"{staged}.wal").unlink(missing_ok=True)
+        discard(staged)
         raise
     finally:
         con.close()
     logger.info("published %s", warehouse)
+
+
+def discard(staged: Path) -> None:
+    """Remove a half-written publish (and its WAL)."""
+    staged.unlink(missing_ok=True)
+    Path(f"{staged}.wal").unlink(missing_ok=True)
 
 
 def capped_connection() -> duckdb.DuckDBPyConnection:
