@@ -86,17 +86,26 @@ def read(warehouse: Path) -> list[SyncRunRecord]:
     return records
 
 
-def materialise(con: duckdb.DuckDBPyConnection, records: list[SyncRunRecord]) -> None:
-    """Replace `raw_labsync.sync_runs` with the full history."""
-    columns = {name: [getattr(r, name) for r in records] for name in ARROW_SCHEMA.names}
-    for name in ("started_at", "finished_at"):
-        columns[name] = [datetime.fromisoformat(v) for v in columns[name]]
-    con.register("history_rows", pa.table(columns, schema=ARROW_SCHEMA))
+def materialise(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """Replace `raw_labsync.sync_runs` with the full history, read by DuckDB from the file
+    (no Python objects per record, and no pandas import through Arrow)."""
+    table = f"{HISTORY_SCHEMA}.{HISTORY_TABLE}"
+    types = {f.name: _SQL_TYPES[str(f.type)] for f in ARROW_SCHEMA}
     con.execute(f"create schema if not exists {HISTORY_SCHEMA}")
     con.execute(
-        f"create or replace table {HISTORY_SCHEMA}.{HISTORY_TABLE} as select * from history_rows"
+        f"create or replace table {table} ({', '.join(f'{n} {t}' for n, t in types.items())})"
     )
-    con.unregister("history_rows")
+    path = history_path(warehouse)
+    if path.exists() and path.stat().st_size:
+        columns = ", ".join(f"'{n}': '{t}'" for n, t in types.items())
+        source = str(path).replace("'", "''")
+        con.execute(
+            f"insert into {table} select * from read_json('{source}', "
+            f"format = 'newline_delimited', columns = {{{columns}}})"
+        )
+
+
+_SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp[us, tz=UTC]": "TIMESTAMPTZ"}
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,9 @@ def duckdb_settings() -> dict[str, Any]:
 
 
 def _duckdb_credentials(database: Path) -> DuckDbCredentials:
-    credentials = DuckDbCredentials(str(database))
+    credentials = DuckDbCredentials()
+    # set, not parsed: parsing a path as a connection string imports sqlalchemy (~0.15 s)
+    credentials.database = str(database)
     credentials.global_config = duckdb_settings()
     return credentials
 
@@ -342,7 +344,12 @@ def sync(
                 # route_table picks each table's disposition by format while the source extracts
                 with dlt_tables.table_format("delta" if table_format == "delta" else None):
                     _run_source(pipeline, source, source_result)
-            if source_result.status == "succeeded" and source_result.name in narrowable:
+            # a source that failed before its load wrote nothing (its last load: no tables)
+            settled = source_result.status == "succeeded" or source_result.failed_step in (
+                "extract",
+                "normalize",
+            )
+            if settled and source_result.name in narrowable:
                 ledger.loaded(pipeline.dataset_name, publishing.written_tables(pipeline))
             result.sources[source_result.name] = source_result
             records += _history_records(sync_id, source_started, pipeline, source, source_result)
@@ -418,7 +425,7 @@ def _build(
             con.execute(f"set {name} = ?", [value])
         if lake:  # raw views over the lake replace the raw tables
             lakes.attach(con, lake)
-        history.materialise(con, history.read(warehouse))
+        history.materialise(con, warehouse)
         if not build_models:
             return []
         fingerprint = publishing.fingerprint(models.metric_direction_overrides())

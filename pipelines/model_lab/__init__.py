@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -29,7 +30,7 @@ from ..common.concurrency import read_ahead
 from ..common.datadog import DatadogCredentials
 from ..common.dlt_tables import MERGE, route_table
 from ..common.http import RetryPolicy
-from ..common.incremental import ChangeTracker, WatchSchedule
+from ..common.incremental import ChangeTracker, WatchFiles, WatchSchedule
 from ..common.stats import SyncStats
 from .artifacts import (
     ContentOptions,
@@ -180,6 +181,7 @@ def model_lab_source(
             watch=watch,
             schedule=schedule,
             now=synced_at,
+            watch_files=WatchFiles(Path(dlt.current.pipeline().working_dir) / "watch" / table),
         )
 
     class Children:
@@ -245,7 +247,9 @@ def model_lab_source(
                 break
         changed.add_projects(selected)
         # projects are few: one table per sync; empty tables on the first sync create them
-        yield from _emit(project_tables(selected, synced_at), include_empty=changes.cursor is None)
+        first_sync = changes.cursor is None
+        if selected or first_sync:  # (building an empty table costs a pandas import)
+            yield from _emit(project_tables(selected, synced_at), include_empty=first_sync)
         changes.commit()
 
     @dlt.resource(name="runs", write_disposition=MERGE)

@@ -15,6 +15,7 @@ import pytest
 
 from emulator import Emulator
 from pipelines.publishing import Ledger
+from pipelines.runner import SyncFailed
 from pipelines.warehouse import working_path
 from tests.conftest import query
 from tests.conftest import sync_model_lab as run_sync
@@ -55,6 +56,23 @@ def test_quiet_sync_rebuilds_nothing_and_publishes_its_history(
     assert "published" in caplog.text and "(changes only)" in caplog.text
     syncs = query(warehouse, "select count(distinct sync_id) from analytics.sync_runs")
     assert syncs == [(2,)]  # the quiet sync's history reached the published file
+    assert differing_tables(warehouse) == []
+
+
+def test_sync_failing_before_its_load_rebuilds_nothing(
+    datadog_env: Emulator,
+    warehouse: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_sync(warehouse)
+    monkeypatch.setenv("SOURCES__DATADOG__API_KEY", "wrong-key")  # refused at the first page
+    with caplog.at_level(logging.INFO, logger="labsync"), pytest.raises(SyncFailed) as failed:
+        run_sync(warehouse)
+    assert [s.failed_step for s in failed.value.result.failed] == ["extract"]
+    assert "not rebuilding them" in caplog.text and "(changes only)" in caplog.text
+    statuses = query(warehouse, "select distinct status from analytics.sync_runs order by 1")
+    assert statuses == [("failed",), ("succeeded",)]  # the failure reached the published file
     assert differing_tables(warehouse) == []
 
 

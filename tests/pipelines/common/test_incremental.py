@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pipelines.common.arrow import parse_timestamp
-from pipelines.common.incremental import ChangeTracker, WatchSchedule, watch_entries
+from pipelines.common.incremental import ChangeTracker, WatchFiles, WatchSchedule, watch_entries
 
 
 def row(row_id: int, ts: str, status: str = "completed", name: str = "r") -> dict[str, Any]:
@@ -18,6 +23,7 @@ def tracker(
     full_refresh: bool = False,
     now: str = "2026-01-01T10:00:40Z",
     schedule: WatchSchedule | None = None,
+    watch_files: WatchFiles | None = None,
 ) -> ChangeTracker:
     def updated(r: dict[str, Any]) -> datetime:
         return parse_timestamp(r["updated_at"])
@@ -31,6 +37,7 @@ def tracker(
         watch=lambda r: r["status"] == "running",
         schedule=schedule,
         now=parse_timestamp(now),
+        watch_files=watch_files,
     )
 
 
@@ -186,3 +193,76 @@ def test_watch_state_without_timestamps_is_reread() -> None:
     assert sync.select_refreshed([row(7, "2025-01-01T00:00:00Z", status="running")]) == []
     sync.commit()
     assert watch_entries(state)["7"][0] == "running|r"
+
+
+def first_sync_into_files(tmp_path: Path) -> tuple[dict[str, Any], WatchFiles]:
+    files = WatchFiles(tmp_path / "watch")
+    state: dict[str, Any] = {}
+    first = tracker(state, watch_files=files)
+    first.select([*PAGE, row(4, "2026-01-01T09:30:00Z", status="running")])
+    first.commit()
+    return state, files
+
+
+def test_watch_list_lives_in_a_file_the_state_names(tmp_path: Path) -> None:
+    state, files = first_sync_into_files(tmp_path)
+    assert "watch" not in state  # only the name travels with dlt's state
+    assert [p.name for p in files.folder.iterdir()] == [state["watch_file"]]
+    later = tracker(state, now="2026-01-01T10:05:00Z", watch_files=files)
+    later.select([])
+    assert sorted(later.pending_watch_ids()) == ["2", "4"]
+
+
+def test_unchanged_watch_list_keeps_its_file(tmp_path: Path) -> None:
+    state, files = first_sync_into_files(tmp_path)
+    name = state["watch_file"]
+    written = (files.folder / name).stat().st_mtime_ns
+    quiet = tracker(state, now="2026-01-01T10:05:00Z", watch_files=files)
+    quiet.select([])
+    rows = {
+        "2": row(2, "2026-01-01T10:00:00Z", "running"),
+        "4": row(4, "2026-01-01T09:30:00Z", "running"),
+    }
+    assert quiet.select_refreshed([rows[i] for i in quiet.pending_watch_ids()]) == []
+    quiet.commit()
+    assert state["watch_file"] == name
+    assert (files.folder / name).stat().st_mtime_ns == written
+
+
+def test_changed_watch_list_keeps_the_committed_file_until_the_next_sync(tmp_path: Path) -> None:
+    state, files = first_sync_into_files(tmp_path)
+    first_name = state["watch_file"]
+    # a sync whose load never lands: its state is dropped, its new file must not matter
+    lost_state = copy.deepcopy(state)
+    lost = tracker(lost_state, now="2026-01-01T10:05:00Z", watch_files=files)
+    lost.select([row(4, "2026-01-01T10:04:00Z", status="completed")])
+    lost.commit()
+    assert lost_state["watch_file"] != first_name
+    assert (files.folder / first_name).exists()  # the committed state still names it
+    retry = tracker(state, now="2026-01-01T10:06:00Z", watch_files=files)
+    retry.select([row(4, "2026-01-01T10:04:00Z", status="completed")])
+    assert retry.pending_watch_ids() == ["2"]  # the committed list, 4 listed as completed
+    retry.commit()
+    names = {p.name for p in files.folder.iterdir()}
+    assert names == {first_name, state["watch_file"]}  # the previous and the new one
+
+
+@pytest.mark.parametrize("damage", ["missing", "unreadable"])
+def test_lost_watch_file_lists_everything_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: str
+) -> None:
+    state, files = first_sync_into_files(tmp_path)
+    path = files.folder / state["watch_file"]
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(path.read_bytes()[:-20])
+    with caplog.at_level(logging.WARNING):
+        recovering = tracker(state, now="2026-01-01T10:05:00Z", watch_files=files)
+    assert f"is {damage}" in caplog.text
+    assert recovering.stop_at is None
+    page = [*PAGE[:2], row(4, "2026-01-01T09:30:00Z", status="completed"), PAGE[2]]
+    selected, reached_end = recovering.select(page)
+    assert not reached_end
+    # the run the lost file watched is found by the listing (3 and 2: unchanged in the window)
+    assert [r["id"] for r in selected] == ["4", "1"]
