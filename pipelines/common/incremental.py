@@ -84,6 +84,7 @@ class ChangeTracker:
         schedule: WatchSchedule | None = None,
         now: datetime | None = None,
         watch_files: WatchFiles | None = None,
+        rebuild_watch: Callable[[], WatchEntries] | None = None,
     ) -> None:
         self._state = state
         self._updated_at = updated_at
@@ -92,6 +93,7 @@ class ChangeTracker:
         self._schedule = schedule
         self._now = now or datetime.now(UTC)
         self._watch_files = watch_files
+        self._rebuild_watch = rebuild_watch
         self._lookback = timedelta(seconds=lookback_s)
         saved = None if full_refresh else state.get("cursor")
         self.cursor: datetime | None = parse_timestamp(saved) if saved else None
@@ -127,8 +129,19 @@ class ChangeTracker:
             watched = dict(zip(columns["ids"], entries, strict=True))
         except (ValueError, KeyError, TypeError):  # ValueError: bad JSON or lengths
             problem = "missing" if packed is None else "unreadable"
-            logger.warning("the watch list %s is %s: listing every row again", name, problem)
-            return None
+            where = self._watch_files.folder / name if self._watch_files else name
+            if self._rebuild_watch is None:
+                logger.warning("the watch list %s is %s: listing every row again", where, problem)
+                return None
+            # the rows still watched when they were last loaded: re-read (and loaded) once
+            rebuilt = self._rebuild_watch()
+            logger.warning(
+                "the watch list %s is %s: re-reading the %d rows the warehouse holds as watched",
+                where,
+                problem,
+                len(rebuilt),
+            )
+            return rebuilt
         self._watch_read_from = name
         return watched
 

@@ -15,7 +15,7 @@ content (`artifacts.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +30,7 @@ from ..common.concurrency import read_ahead
 from ..common.datadog import DatadogCredentials
 from ..common.dlt_tables import MERGE, route_table
 from ..common.http import RetryPolicy
-from ..common.incremental import ChangeTracker, WatchFiles, WatchSchedule
+from ..common.incremental import ChangeTracker, WatchEntries, WatchFiles, WatchSchedule
 from ..common.stats import SyncStats
 from .artifacts import (
     ContentOptions,
@@ -135,6 +135,7 @@ def model_lab_source(
     known_files: Sequence[ListedFile] = (),
     known_downloads: Mapping[tuple[int, str], DownloadRecord] | None = None,
     run_artifact_walks: bool = True,
+    runs_in_progress: Callable[[], WatchEntries] | None = None,
 ) -> Sequence[DltResource]:
     """Datadog Model Lab projects and runs.
 
@@ -161,6 +162,8 @@ def model_lab_source(
         known_downloads: the last download of each file (needed by `content`).
         run_artifact_walks: walk changed runs' artifact trees (files still come from the
             project listings without it; only directory rows are missing).
+        runs_in_progress: the warehouse's runs in progress (id -> ("", updated_at epoch)),
+            re-read when the watch list file is lost.
     """
     client = ModelLabClient(credentials, policy)
     counters = stats or SyncStats()
@@ -170,7 +173,10 @@ def model_lab_source(
     listed_files: list[ListedFile] = []  # this sync's project listings, for content downloads
 
     def tracker(
-        table: str, watch: Any = lambda row: False, schedule: WatchSchedule | None = None
+        table: str,
+        watch: Any = lambda row: False,
+        schedule: WatchSchedule | None = None,
+        rebuild_watch: Callable[[], WatchEntries] | None = None,
     ) -> ChangeTracker:
         return ChangeTracker(
             dlt.current.resource_state(),
@@ -182,6 +188,7 @@ def model_lab_source(
             schedule=schedule,
             now=synced_at,
             watch_files=WatchFiles(Path(dlt.current.pipeline().working_dir) / "watch" / table),
+            rebuild_watch=rebuild_watch,
         )
 
     class Children:
@@ -260,6 +267,7 @@ def model_lab_source(
             "runs",
             watch=lambda row: row["attributes"].get("status") in NON_TERMINAL_STATUSES,
             schedule=WatchSchedule(active_run_age_s, stale_run_recheck_s),
+            rebuild_watch=runs_in_progress,
         )
         first_sync = changes.cursor is None
         changed.record_runs = (

@@ -10,6 +10,7 @@ from dlt.extract.source import DltSource
 from ..common.config import as_float, as_int, config_value, retry_policy
 from ..common.datadog import datadog_configured, resolve_credentials
 from ..common.errors import ConfigurationError
+from ..common.incremental import WatchEntries
 from ..sources import SourceSpec, SyncContext
 from . import model_lab_source
 from .artifacts import ContentOptions, DownloadRecord, ListedFile
@@ -24,6 +25,7 @@ from .settings import (
     DEFAULT_STALE_RUN_RECHECK_S,
     ENTITY_PROJECT,
     ENTITY_RUN,
+    NON_TERMINAL_STATUSES,
 )
 
 # `SyncContext.options` keys (set by `labsync sync --artifacts-*`)
@@ -104,6 +106,15 @@ def _artifacts_in_warehouse(
     return files, downloads
 
 
+def _runs_in_progress(ctx: SyncContext) -> WatchEntries:
+    """Runs loaded with a status in progress: the watch list again, fingerprints unknown."""
+    return {
+        str(run_id): ("", updated.timestamp() if updated else None)
+        for run_id, status, updated in ctx.loaded_rows("runs", ["run_id", "status", "updated_at"])
+        if status in NON_TERMINAL_STATUSES
+    }
+
+
 def build_source(ctx: SyncContext) -> DltSource:
     credentials = resolve_credentials()  # configuration errors surface before any request
     lookback_s = as_float("sources.model_lab.lookback_seconds", DEFAULT_LOOKBACK_S)
@@ -151,6 +162,7 @@ def build_source(ctx: SyncContext) -> DltSource:
         known_files=known_files,
         known_downloads=known_downloads,
         run_artifact_walks=_switch("sources.model_lab.run_artifact_walks", True),
+        runs_in_progress=lambda: _runs_in_progress(ctx),
     )
     if switched_off:
         source = source.with_resources(*(r for r in source.resources if r not in switched_off))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,13 @@ from typing import Any
 import pytest
 
 from pipelines.common.arrow import parse_timestamp
-from pipelines.common.incremental import ChangeTracker, WatchFiles, WatchSchedule, watch_entries
+from pipelines.common.incremental import (
+    ChangeTracker,
+    WatchEntries,
+    WatchFiles,
+    WatchSchedule,
+    watch_entries,
+)
 
 
 def row(row_id: int, ts: str, status: str = "completed", name: str = "r") -> dict[str, Any]:
@@ -24,6 +31,7 @@ def tracker(
     now: str = "2026-01-01T10:00:40Z",
     schedule: WatchSchedule | None = None,
     watch_files: WatchFiles | None = None,
+    rebuild_watch: Callable[[], WatchEntries] | None = None,
 ) -> ChangeTracker:
     def updated(r: dict[str, Any]) -> datetime:
         return parse_timestamp(r["updated_at"])
@@ -38,6 +46,7 @@ def tracker(
         schedule=schedule,
         now=parse_timestamp(now),
         watch_files=watch_files,
+        rebuild_watch=rebuild_watch,
     )
 
 
@@ -266,3 +275,17 @@ def test_lost_watch_file_lists_everything_again(
     assert not reached_end
     # the run the lost file watched is found by the listing (3 and 2: unchanged in the window)
     assert [r["id"] for r in selected] == ["4", "1"]
+
+
+def test_lost_watch_file_rebuilt_by_the_caller_keeps_the_listing_short(tmp_path: Path) -> None:
+    state, files = first_sync_into_files(tmp_path)
+    (files.folder / state["watch_file"]).unlink()
+    rebuilt: WatchEntries = {"2": ("", parse_timestamp("2026-01-01T10:00:00Z").timestamp())}
+    later = tracker(
+        state, now="2026-01-01T10:05:00Z", watch_files=files, rebuild_watch=lambda: rebuilt
+    )
+    assert later.stop_at is not None
+    later.select([])
+    assert later.pending_watch_ids() == ["2"]
+    # no fingerprint to compare with: the re-read row is loaded once
+    assert len(later.select_refreshed([row(2, "2026-01-01T10:00:00Z", status="running")])) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from emulator import Emulator
 from pipelines.model_lab.settings import NON_TERMINAL_STATUSES, PAGE_SIZE
 from pipelines.runner import SyncFailed
+from pipelines.warehouse import state_dir
 from tests.conftest import query
 from tests.conftest import sync_model_lab as run_sync
 
@@ -336,6 +338,39 @@ def test_running_run_reread_without_updated_at_change(
         )
     )
     assert counts == {m["key"]: m["count"] for m in bumped}
+
+
+def test_lost_watch_list_is_rebuilt_from_the_warehouse(
+    datadog_env: Emulator,
+    warehouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Without its watch file a sync re-reads the runs the warehouse holds as in progress (a
+    change that did not move `updated_at` is still caught), not the whole listing."""
+    emu = datadog_env
+    core_only(monkeypatch)
+    monkeypatch.setenv("SOURCES__MODEL_LAB__STALE_RUN_RECHECK_SECONDS", "0")  # all due
+    run_sync(warehouse)
+    folder = state_dir(warehouse) / "labsync_model_lab" / "watch" / "runs"
+    files = list(folder.iterdir())
+    assert len(files) == 1
+    files[0].unlink()
+    running = non_terminal_ids(emu)
+    emu.model_lab.update_run(running[0], touch=False, status="completed")
+    emu.clear_requests()
+    with caplog.at_level(logging.WARNING):
+        run_sync(warehouse)
+    assert "re-reading the" in caplog.text
+    assert sorted(reread_ids(emu)) == sorted(running)
+    assert len(listing_requests(emu)) <= 2  # the listing still stops at its cursor
+    assert query(
+        warehouse, "select status from analytics.model_lab_runs where run_id = ?", [running[0]]
+    ) == [("completed",)]
+    emu.clear_requests()
+    result = run_sync(warehouse)  # the watch list is whole again, with fingerprints
+    assert sorted(reread_ids(emu)) == sorted(running[1:])
+    assert result.rows_loaded == 0
 
 
 def test_old_run_in_progress_caught_within_the_slow_schedule(
