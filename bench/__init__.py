@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 def bench_parser(
@@ -25,6 +29,14 @@ def parse_bench_args(parser: argparse.ArgumentParser, argv: list[str] | None) ->
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     return args
+
+
+def write_figures(figures: Mapping[str, Any], path: Path | None) -> None:
+    """The figures as JSON on stdout, and in --json's file when given."""
+    text = json.dumps(figures, indent=2) + "\n"
+    sys.stdout.write(text)
+    if path:
+        path.write_text(text)
 
 
 def goal(label: str, value: float, limit: float) -> dict[str, object]:

@@ -84,25 +84,17 @@ def main() -> int:
     totals = [0, 0]
     with (
         tempfile.TemporaryDirectory() as tmp,
-        Emulator(
-            seed=31,
-            projects=args.projects,
-            runs=args.runs,
-            api_key=harness.API_KEY,
-            app_key=harness.APP_KEY,
-        ) as emulator,
+        harness.emulator(seed=31, projects=args.projects, runs=args.runs) as emulator,
     ):
         emulator.start()
         root = Path(tmp)
         env = harness.sync_env(emulator)
-        clean = root / "clean-full" / "w" / "labsync.duckdb"
-        assert harness.sync(clean, env).returncode == 0
+        clean = harness.synced(root / "clean-full" / "w" / "labsync.duckdb", env)
         logger.info("full sync kills (%d runs):", args.runs)
         result = run_matrix(emulator, env, None, harness.fingerprints(clean), root / "full")
         totals = [totals[0] + result[0], totals[1] + result[1]]
-        harness.change_every_source(emulator)
-        after = harness.copy_warehouse(clean, root / "clean-incremental" / "w" / "x")
-        assert harness.sync(after, env).returncode == 0
+        after = root / "clean-incremental" / "w" / "x"
+        after = harness.synced_after_changes(emulator, env, clean, after)
         logger.info("incremental sync kills:")
         result = run_matrix(emulator, env, clean, harness.fingerprints(after), root / "incr")
         totals = [totals[0] + result[0], totals[1] + result[1]]

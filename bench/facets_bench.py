@@ -11,7 +11,6 @@ Usage: python -m bench.facets_bench [--runs 100000] [--projects 20] [--seed 1] [
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import bench_parser, parse_bench_args
+from bench import bench_parser, parse_bench_args, write_figures
 from bench.sync_bench import CORE_ONLY, change_runs, run_sync, start_emulator
 from pipelines import history
 
@@ -74,9 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     full, base = figures["full"], figures["baseline_full"]
     figures["extra_seconds_full"] = round(full["seconds"] - base["seconds"], 2)
     figures["extra_requests_full"] = full["requests"] - base["requests"]
-    sys.stdout.write(json.dumps(figures, indent=2) + "\n")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(figures, args.json)
     return 0
 
 

@@ -11,7 +11,6 @@ Usage: python -m bench.report_bench [--runs 1000000] [--projects 20] [--json FIL
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import resource
@@ -25,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from bench import bench_parser, parse_bench_args
+from bench import bench_parser, parse_bench_args, write_figures
 from bench.models_bench import generate, timed
 from pipelines import models
 
@@ -84,9 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    sys.stdout.write(json.dumps(figures, indent=2) + "\n")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(figures, args.json)
     return 0
 
 

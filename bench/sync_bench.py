@@ -15,7 +15,6 @@ Usage: python -m bench.sync_bench [--runs 100000] [--projects 20] [--seed 1] [--
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -35,7 +34,7 @@ import orjson
 import requests
 import urllib3
 
-from bench import bench_parser, goal, parse_bench_args
+from bench import bench_parser, goal, parse_bench_args, write_figures
 
 logger = logging.getLogger("labsync.bench")
 
@@ -245,9 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             2 * math.ceil(changed / 100) + 10,
         ),
     ]
-    sys.stdout.write(json.dumps(figures, indent=2) + "\n")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(figures, args.json)
     return 0
 
 

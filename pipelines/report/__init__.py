@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -27,6 +28,7 @@ from .html import Page, integer, note, number, percent, table
 from .queries import Filters
 
 logger = logging.getLogger("labsync.report")
+Connection = duckdb.DuckDBPyConnection
 
 MEMORY_LIMIT = "1GB"  # DuckDB's share; the rest is plotly.js and the page text (a few MB)
 
@@ -79,11 +81,8 @@ def build_report(warehouse: Path, out: Path, filters: Filters | None = None) -> 
             "labsync report",
             f"{escape(str(warehouse))} · generated {generated}{_describe(filters)}",
         )
-        _model_lab(con, page, available, filters)
-        _llm_obs(con, page, available, filters)
-        _posthog(con, page, available, filters)
-        _cross_vendor(con, page, available)
-        _sync_health(con, page, available, filters)
+        for section in SECTIONS:
+            _fill(section, con, page, available, filters)
         text = page.render()
     finally:
         con.close()
@@ -158,23 +157,40 @@ def _write_atomically(out: Path, text: str) -> int:
     return out.stat().st_size
 
 
-def _missing(parts: list[str], available: set[str], needed: list[str], what: str) -> bool:
-    absent = [v for v in needed if v not in available]
+Fill = Callable[[Connection, Page, list[str], set[str], Filters], None]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the page: where it links, the views it reads, and what fills it. When a
+    view is absent, it is one line instead: "<what> not synced into this warehouse"."""
+
+    anchor: str
+    title: str
+    needed: tuple[str, ...]
+    what: str
+    fill: Fill
+
+
+def _fill(
+    section: Section, con: Connection, page: Page, available: set[str], filters: Filters
+) -> None:
+    parts = page.section(section.anchor, section.title)
+    absent = [v for v in section.needed if v not in available]
     if absent:
-        parts.append(note(f"{what} not synced into this warehouse (no analytics.{absent[0]})."))
-    return bool(absent)
+        parts.append(
+            note(f"{section.what} not synced into this warehouse (no analytics.{absent[0]}).")
+        )
+        return
+    section.fill(con, page, parts, available, filters)
 
 
 # ---- sections --------------------------------------------------------------------------------
 
 
 def _model_lab(
-    con: duckdb.DuckDBPyConnection, page: Page, available: set[str], filters: Filters
+    con: Connection, page: Page, parts: list[str], available: set[str], filters: Filters
 ) -> None:
-    parts = page.section("model-lab", "Model Lab")
-    needed = ["model_lab_projects", "model_lab_runs", "leaderboard", "project_leaderboard"]
-    if _missing(parts, available, needed, "Model Lab"):
-        return
     projects = queries.projects(con, filters)
     if projects.empty:
         parts.append(note("Model Lab: no runs synced yet."))
@@ -305,12 +321,8 @@ def _sweeps(
 
 
 def _llm_obs(
-    con: duckdb.DuckDBPyConnection, page: Page, available: set[str], filters: Filters
+    con: Connection, page: Page, parts: list[str], available: set[str], filters: Filters
 ) -> None:
-    parts = page.section("llm-obs", "LLM Observability")
-    needed = ["llm_obs_experiments", "llm_obs_experiment_scores", "llm_obs_datasets"]
-    if _missing(parts, available, needed, "LLM Observability"):
-        return
     scores = queries.experiment_scores(con, filters)
     if scores.empty:
         parts.append(note("No scored experiments in this period."))
@@ -347,12 +359,8 @@ def _llm_obs(
 
 
 def _posthog(
-    con: duckdb.DuckDBPyConnection, page: Page, available: set[str], filters: Filters
+    con: Connection, page: Page, parts: list[str], available: set[str], filters: Filters
 ) -> None:
-    parts = page.section("posthog", "PostHog LLM analytics")
-    needed = ["posthog_evaluation_pass_rates", "posthog_evaluations", "posthog_llm_datasets"]
-    if _missing(parts, available, needed, "PostHog"):
-        return
     rates = queries.pass_rates(con, filters)
     parts.append(
         page.chart(charts.pass_rates(rates), "pass-rates")
@@ -367,10 +375,9 @@ def _posthog(
     )
 
 
-def _cross_vendor(con: duckdb.DuckDBPyConnection, page: Page, available: set[str]) -> None:
-    parts = page.section("cross-vendor", "Cross-vendor datasets and pass rates")
-    if _missing(parts, available, ["llm_datasets"], "No LLM vendor was"):
-        return
+def _cross_vendor(
+    con: Connection, page: Page, parts: list[str], available: set[str], filters: Filters
+) -> None:
     rows = queries.datasets_and_pass_rates(con, available)
     parts.append(
         "<p>Every evaluation dataset (<code>analytics.llm_datasets</code>) with the pass rate of "
@@ -398,11 +405,8 @@ def _cross_vendor(con: duckdb.DuckDBPyConnection, page: Page, available: set[str
 
 
 def _sync_health(
-    con: duckdb.DuckDBPyConnection, page: Page, available: set[str], filters: Filters
+    con: Connection, page: Page, parts: list[str], available: set[str], filters: Filters
 ) -> None:
-    parts = page.section("sync-health", "Sync health")
-    if _missing(parts, available, ["sync_runs"], "Sync history was"):
-        return
     fresh = queries.freshness(con)
     if fresh.empty:
         parts.append(note("No sync recorded."))
@@ -436,3 +440,37 @@ def _sync_health(
         if not errors.empty
         else "<p>No sync has recorded an error.</p>"
     )
+
+
+# the page, top to bottom
+SECTIONS = (
+    Section(
+        "model-lab",
+        "Model Lab",
+        ("model_lab_projects", "model_lab_runs", "leaderboard", "project_leaderboard"),
+        "Model Lab",
+        _model_lab,
+    ),
+    Section(
+        "llm-obs",
+        "LLM Observability",
+        ("llm_obs_experiments", "llm_obs_experiment_scores", "llm_obs_datasets"),
+        "LLM Observability",
+        _llm_obs,
+    ),
+    Section(
+        "posthog",
+        "PostHog LLM analytics",
+        ("posthog_evaluation_pass_rates", "posthog_evaluations", "posthog_llm_datasets"),
+        "PostHog",
+        _posthog,
+    ),
+    Section(
+        "cross-vendor",
+        "Cross-vendor datasets and pass rates",
+        ("llm_datasets",),
+        "No LLM vendor was",
+        _cross_vendor,
+    ),
+    Section("sync-health", "Sync health", ("sync_runs",), "Sync history was", _sync_health),
+)

@@ -228,18 +228,15 @@ def annotation_progress(progress: pd.DataFrame) -> go.Figure:
         [
             go.Bar(
                 y=progress["queue"],
-                x=progress["annotated"],
-                name="annotated",
+                x=progress[column],
+                name=name,
                 orientation="h",
-                marker={"color": _palette(2)},
-            ),
-            go.Bar(
-                y=progress["queue"],
-                x=progress["pending"],
-                name="not yet annotated",
-                orientation="h",
-                marker={"color": _palette(7)},
-            ),
+                marker={"color": _palette(color)},
+            )
+            for column, name, color in [
+                ("annotated", "annotated", 2),
+                ("pending", "not yet annotated", 7),
+            ]
         ]
     )
     return _layout(

@@ -91,6 +91,11 @@ def requests_served(emulator: Emulator, count: int) -> Event:
     return lambda _warehouse: len(emulator.requests) >= count
 
 
+def emulator(seed: int, projects: int = 2, runs: int = 150) -> Emulator:
+    """An emulator (not started yet) that takes the keys `sync_env` sends."""
+    return Emulator(seed=seed, projects=projects, runs=runs, api_key=API_KEY, app_key=APP_KEY)
+
+
 def sync_env(emulator: Emulator, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     clean = {
         k: v
@@ -121,6 +126,22 @@ def sync(
         text=True,
         timeout=600,
     )
+
+
+def synced(warehouse: Path, env: Mapping[str, str]) -> Path:
+    """`warehouse` after a sync that has to succeed (a reference or a starting point)."""
+    done = sync(warehouse, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return warehouse
+
+
+def synced_after_changes(
+    emulator: Emulator, env: Mapping[str, str], base: Path, target: Path
+) -> Path:
+    """Change every source, then sync a copy of `base` at `target`: what an incremental sync
+    from `base` has to end as."""
+    change_every_source(emulator)
+    return synced(copy_warehouse(base, target), env)
 
 
 def kill_sync_at(

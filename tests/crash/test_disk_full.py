@@ -37,16 +37,11 @@ def limited_sync(warehouse: Path, env: dict[str, str], limit: int) -> subprocess
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, Path, dict]]:
-    emulator = Emulator(
-        seed=29, projects=2, runs=150, api_key=harness.API_KEY, app_key=harness.APP_KEY
-    ).start()
-    with emulator:
+    with harness.emulator(seed=29).start() as emulator:
         env = harness.sync_env(emulator)
-        base = tmp_path_factory.mktemp("base") / "w" / "labsync.duckdb"
-        assert harness.sync(base, env).returncode == 0
-        harness.change_every_source(emulator)
-        clean = harness.copy_warehouse(base, tmp_path_factory.mktemp("clean") / "w" / "x")
-        assert harness.sync(clean, env).returncode == 0
+        base = harness.synced(tmp_path_factory.mktemp("base") / "w" / "labsync.duckdb", env)
+        clean = tmp_path_factory.mktemp("clean") / "w" / "x"
+        clean = harness.synced_after_changes(emulator, env, base, clean)
         yield emulator, base, {"env": env, "reference": harness.fingerprints(clean)}
 
 

@@ -33,35 +33,21 @@ class World:
     before: Fingerprints = field(default_factory=dict)  # ... and its views
 
 
-def start_emulator() -> Emulator:
-    emulator = Emulator(
-        seed=23, projects=2, runs=150, api_key=harness.API_KEY, app_key=harness.APP_KEY
-    )
-    return emulator.start()
-
-
 @pytest.fixture(scope="module")
 def full_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with start_emulator() as emulator:
+    with harness.emulator(seed=23).start() as emulator:
         env = harness.sync_env(emulator)
-        clean = tmp_path_factory.mktemp("clean") / "w" / "labsync.duckdb"
-        done = harness.sync(clean, env)
-        assert done.returncode == 0, done.stderr
+        clean = harness.synced(tmp_path_factory.mktemp("clean") / "w" / "labsync.duckdb", env)
         yield World(emulator, env, harness.fingerprints(clean))
 
 
 @pytest.fixture(scope="module")
 def incremental_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with start_emulator() as emulator:
+    with harness.emulator(seed=23).start() as emulator:
         env = harness.sync_env(emulator)
-        base = tmp_path_factory.mktemp("base") / "w" / "labsync.duckdb"
-        done = harness.sync(base, env)
-        assert done.returncode == 0, done.stderr
-        harness.change_every_source(emulator)
-        clean = harness.copy_warehouse(base, tmp_path_factory.mktemp("clean") / "w" / "x")
-        done = harness.sync(clean, env)
-        assert done.returncode == 0, done.stderr
-        reference = harness.fingerprints(clean)
+        base = harness.synced(tmp_path_factory.mktemp("base") / "w" / "labsync.duckdb", env)
+        clean = tmp_path_factory.mktemp("clean") / "w" / "x"
+        reference = harness.fingerprints(harness.synced_after_changes(emulator, env, base, clean))
         before = harness.fingerprints(base)
         assert reference != before  # the changes reach the views
         yield World(emulator, env, reference, base, before)
