@@ -29,10 +29,11 @@ suspect_runs as (
 
     select distinct raw_metrics.run_id
     from raw_model_lab.run_metrics as raw_metrics
-    inner join key_bits
+    left join key_bits
         on raw_metrics.key = key_bits.key
+    -- rows without a key get no bit: they group apart, and two of them are suspect
     group by raw_metrics.run_id, key_bits.bit_group
-    having sum(key_bits.bit) <> bit_or(key_bits.bit)
+    having sum(key_bits.bit) <> bit_or(key_bits.bit) or count(*) - count(key_bits.bit) > 1
 
 ),
 

@@ -195,6 +195,14 @@ def test_run_child_key_audits_catch_a_duplicate_key_of_current_rows_only(
                 [r2, key],
             )
             assert duplicates(table) == [(r2, key, 2)]
+        # two tags without a key: grouped together, as `group by run_id, key` does
+        con.execute(
+            "insert into raw_model_lab.run_tags select g.* replace (90 + i as _position, "
+            "null as key) from raw_model_lab.run_tags as g, range(2) as t(i) "
+            "where run_id = ? and key = 'model'",
+            [r1],
+        )
+        assert sorted(duplicates("run_tags"), key=str) == [(r1, None, 2), (r2, "model", 2)]
         # a repeated param in a version of r2 older than the one in the warehouse: not current
         con.execute(
             "insert into raw_model_lab.run_params select * replace "
