@@ -7,7 +7,8 @@ sweep parent with 30 children; ~80% of runs `completed`.
 
 Measured, in one invocation (wall and CPU seconds; the machine has 2 cores):
 1. build: `models.build()` (views, pinned pivots, config table, macros);
-2. audits: `models.run_audits()`;
+2. audits: `models.run_audits()` (then each audit alone, in full, including those the runner
+   skips as implied by the views' SQL and audits that passed);
 3. queries: each heavy mart fully materialised (`create temp table as select *`), plus the
    typical reads (one project's leaderboard for one metric, `compare_runs`, `search_runs`).
 
@@ -208,6 +209,28 @@ def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(found[0]) if found else 0
 
 
+def time_each_audit(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """CPU seconds of each audit run alone and in full, slowest first, and which of them the
+    runner skips as implied (by the views' SQL and audits that passed: no failure here)."""
+    cpu_s = {}
+    implied = []
+    present, built_views = models.existing_relations(con), models.views(con)
+    for audit in models.discover_audits():
+        read = models.tables_read(audit.sql)
+        if read - present:
+            continue  # an audit of a source the synthetic warehouse does not have
+        if audit.implied_by is not None and read <= built_views:
+            implied.append(audit.name)
+        started = time.process_time()
+        con.execute(audit.sql).fetchall()
+        cpu_s[audit.name] = round(time.process_time() - started, 3)
+    slowest = dict(sorted(cpu_s.items(), key=lambda item: -item[1]))
+    for name, seconds in slowest.items():
+        skipped = " (implied: not run by the runner)" if name in implied else ""
+        logger.info("audit %-42s cpu %7.3f s%s", name, seconds, skipped)
+    return {"cpu_s run alone": slowest, "implied, not run": sorted(implied)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__, runs=1_000_000, projects=20)
     parser.add_argument("--keep", type=Path, help="write the warehouse here and keep it")
@@ -231,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             timed("run all audits", figures, lambda: models.run_audits(con)),
         )
         figures["audit failures"] = [f.name for f in failures]
+        figures["audits"] = time_each_audit(con)
         figures["goals"] = [
             goal(
                 f"build all models at {args.runs:,} runs (CPU s)",

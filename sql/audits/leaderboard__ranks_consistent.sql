@@ -2,6 +2,12 @@
 -- rank is 1 + the number of runs ranked above it (ties share a rank: 1, 1, 3), runs sharing a
 -- rank share the value, a lower rank has a strictly better value, and n_runs counts the rows.
 -- (Keys of the marts are unique by construction once the base keys are: those are audited.)
+-- implied by: metric_directions__unique_key
+-- (the view ranks with rank() over (project, metric) ordered by the latest value in the
+-- metric's direction, eligible runs only, whose value is a number: 1 + the runs strictly
+-- better, ties sharing a rank and a value, n_runs their count, by SQL's definition of rank().
+-- Only two directions for one metric could mix orders in a partition. Reading the view's
+-- ranks at 1M runs re-sorts ~8M rows, so the runner skips it there; on a table it runs.)
 with leaderboard as (
 
     select * from analytics.leaderboard

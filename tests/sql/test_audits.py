@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from pipelines import models
 from pipelines.models import SQL_DIR
 from pipelines.warehouse import working_path
 from tests.sql.dataset import copy_of_hand_made
@@ -152,3 +153,102 @@ def test_run_param_diff_audit_catches_a_run_twice_under_one_param() -> None:
     assert audit(name, "run_param_diff", columns, good) == []
     doubled = [*good, (1, "lr", 2, 11, "0.3")]
     assert audit(name, "run_param_diff", columns, doubled) == [(1, "lr", 1)]
+
+
+def test_run_child_key_audits_catch_a_duplicate_key_of_current_rows_only(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The params, metrics and tags key audits find suspect runs by summing one bit per key:
+    a repeated key among a run's current rows is caught, also past the first 31 keys (a second
+    bit group); a repeat in rows staging drops (an older version of the run) is not."""
+    ds = copy_of_hand_made(tmp_path_factory)
+    r1, r2 = ds["r1"], ds["r2"]
+    with duckdb.connect(str(ds.warehouse)) as con:
+
+        def duplicates(table: str) -> list[tuple]:
+            sql = (SQL_DIR / "audits" / f"model_lab_{table}__unique_key.sql").read_text()
+            return con.execute(sql).fetchall()
+
+        for table in ("run_params", "run_metrics", "run_tags"):
+            assert duplicates(table) == []
+        # 40 more param keys for r1, so keys fill two bit groups: still no duplicate
+        con.execute(
+            "insert into raw_model_lab.run_params select p.* replace "
+            "(100 + i as _position, 'zz_' || lpad(i::varchar, 2, '0') as key) "
+            "from raw_model_lab.run_params as p, range(40) as t(i) "
+            "where run_id = ? and key = 'lr'",
+            [r1],
+        )
+        assert duplicates("run_params") == []
+        # the 35th of them twice
+        con.execute(
+            "insert into raw_model_lab.run_params select * replace (200 as _position) "
+            "from raw_model_lab.run_params where run_id = ? and key = 'zz_34'",
+            [r1],
+        )
+        assert duplicates("run_params") == [(r1, "zz_34", 2)]
+        # a metric and a tag twice
+        for table, key in (("run_metrics", "accuracy"), ("run_tags", "model")):
+            con.execute(
+                f"insert into raw_model_lab.{table} select * replace (99 as _position) "
+                f"from raw_model_lab.{table} where run_id = ? and key = ?",
+                [r2, key],
+            )
+            assert duplicates(table) == [(r2, key, 2)]
+        # two tags without a key: grouped together, as `group by run_id, key` does
+        con.execute(
+            "insert into raw_model_lab.run_tags select g.* replace (90 + i as _position, "
+            "null as key) from raw_model_lab.run_tags as g, range(2) as t(i) "
+            "where run_id = ? and key = 'model'",
+            [r1],
+        )
+        assert sorted(duplicates("run_tags"), key=str) == [(r1, None, 2), (r2, "model", 2)]
+        # a repeated param in a version of r2 older than the one in the warehouse: not current
+        con.execute(
+            "insert into raw_model_lab.run_params select * replace "
+            "(_synced_at - interval 1 day as _synced_at) "
+            "from raw_model_lab.run_params where run_id = ? and key = 'lr'",
+            [r2],
+        )
+        con.execute(
+            "insert into raw_model_lab.run_params select * replace "
+            "(_synced_at - interval 1 day as _synced_at, 98 as _position) "
+            "from raw_model_lab.run_params where run_id = ? and key = 'lr'",
+            [r2],
+        )
+        assert duplicates("run_params") == [(r1, "zz_34", 2)]
+
+
+def test_implied_audits_are_skipped_on_the_views_and_run_on_a_table_standing_in(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    ds = copy_of_hand_made(tmp_path_factory)
+    with duckdb.connect(str(ds.warehouse)) as con:
+        assert models.run_audits(con) == []
+        # a table in place of the view: its key audit runs and finds the planted duplicate
+        con.execute("create table keep as select * from analytics.run_param_diff")
+        con.execute("drop view analytics.run_param_diff")
+        con.execute(
+            "create table analytics.run_param_diff as select * from keep "
+            "union all (select * from keep limit 1)"
+        )
+        failed = {f.name for f in models.run_audits(con)}
+    assert failed == {"run_param_diff__unique_key"}
+
+
+def test_implied_by_names_audits_that_are_run() -> None:
+    audits = {a.name: a for a in models.discover_audits()}
+    implied = {name for name, a in audits.items() if a.implied_by is not None}
+    assert {
+        "leaderboard__ranks_consistent",
+        "leaderboard__unique_key",
+        "run_comparison__unique_key",
+        "project_leaderboard__unique_key",
+        "run_param_diff__unique_key",
+        "runs_wide__unique_key",
+        "sweep_summary__unique_key",
+    } <= implied
+    for name in implied:
+        premises = set(audits[name].implied_by or ())
+        # each premise exists and is run itself, so it has passed when the runner checks
+        assert premises <= audits.keys() - implied, name
