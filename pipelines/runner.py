@@ -21,7 +21,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from . import history, models, publishing, recovery
 from . import lake as lakes
 from . import postgres as pg
-from .common import dlt_tables, progress
+from .common import dlt_tables, memory, progress
 from .common.config import config_value
 from .common.errors import ConfigurationError, LabsyncError
 from .common.stats import SyncStats
@@ -364,10 +364,12 @@ def sync(
                 result.published = not result.audit_failures or publish_on_audit_failure
             _record_publish(warehouse, sync_id, result)
         if isinstance(work, Path):
+            memory.release()  # the loads' buffers, before the views' and audits' own
             with _storage_errors("building the views"):
                 result.audit_failures = _build(warehouse, work, build_models, ledger=ledger)
             gated = bool(result.audit_failures) and not publish_on_audit_failure
             if not load_failed and not gated:
+                memory.release()
                 with _storage_errors("publishing"):
                     publishing.publish_changes(work, warehouse, ledger)
                 result.published = True

@@ -27,6 +27,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from . import memory
+
 if TYPE_CHECKING:
     from .stats import ResourceStats
 
@@ -147,5 +149,7 @@ class DltPhases(Collector):
         pass
 
     def on_start_trace_step(self, trace: Any, step: str, pipeline: Any) -> None:
+        if step == "load":  # the one hook between dlt's extract and its load in `run`
+            memory.release()
         if step in PHASES:
             phase(step, pipeline.pipeline_name.removeprefix("labsync_"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -242,15 +243,15 @@ def run_tables(resources: Sequence[dict[str, Any]], synced_at: datetime) -> dict
     )
 
 
-def parent_table(edges: Sequence[tuple[int, int]], synced_at: datetime) -> pa.Table:
-    rows = [{"run_id": child, "parent_run_id": parent} for child, parent in edges]
-    return build_table(
-        "run_parents",
-        rows,
-        PARENT_FIELDS,
-        row_ids=[child for child, _ in edges],
-        constants={"_synced_at": (synced_at, TIMESTAMP)},
-        extras=False,
+def parent_table(children: array[int], parents: array[int], synced_at: datetime) -> pa.Table:
+    """Hierarchy edges (child run, its parent, both `array("q")`) as a table, without a
+    Python object per edge (a first sync at 1M runs has ~360k)."""
+    return pa.table(
+        {
+            field.name: pa.Array.from_buffers(pa.int64(), len(ids), [None, pa.py_buffer(ids)])
+            for field, ids in zip(PARENT_FIELDS, (children, parents), strict=True)
+        }
+        | {"_synced_at": pa.repeat(pa.scalar(synced_at, TIMESTAMP), len(children))}
     )
 
 
