@@ -57,18 +57,6 @@ class WatchSchedule:
     recent_s: float
     stale_every_s: float
 
-    def is_due(self, row_id: str, updated: float | None, now: float, last: float | None) -> bool:
-        """Whether a watched row (updated at epoch `updated`, None if unknown) is re-read in a
-        sync at `now` when the previous committed sync ran at `last`."""
-        if updated is None or last is None or now - updated < self.recent_s:
-            return True
-        every = self.stale_every_s
-        if every <= 0 or now - last >= every:
-            return True
-        # each row is due once per interval, at its own phase: a slice of the rows per sync
-        phase = zlib.crc32(row_id.encode()) / 2**32 * every
-        return (now - phase) // every > (last - phase) // every
-
 
 class WatchList:
     """The saved watch list as columns: decoded without an object per entry, and scheduled
@@ -107,7 +95,10 @@ class WatchList:
         return zip(self.ids, zip(self.fingerprints, self.updated, strict=True), strict=True)
 
     def due(self, schedule: WatchSchedule | None, now: float, last: float | None) -> list[str]:
-        """The ids `schedule` wants re-read in a sync at `now` (`WatchSchedule.is_due`)."""
+        """The ids `schedule` wants re-read in a sync at epoch `now`, the previous committed
+        sync having run at `last`: all of them without a schedule, after a pause of an interval
+        or more, or without a `last`; else those updated recently (or when unknown), and each
+        older one once per interval, at a phase of its own (a slice of them per sync)."""
         if schedule is None or last is None or schedule.stale_every_s <= 0:
             return list(self.ids)
         every = schedule.stale_every_s
