@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import IO
 
 from bench import bench_parser, parse_bench_args
-from bench.sync_bench import CORE_ONLY, HEADERS, ROOT, start_emulator
+from bench.scale_bench import sync_command
+from bench.sync_bench import ROOT, start_emulator
 
 logger = logging.getLogger("labsync.bench")
 
@@ -62,15 +63,7 @@ def rss_mib(pid: int) -> float | None:
 
 
 def profile_sync(base_url: str, warehouse: Path, sync_args: list[str], interval: float) -> Profile:
-    env = {
-        **os.environ,
-        **CORE_ONLY,
-        "SOURCES__DATADOG__BASE_URL": base_url,
-        "SOURCES__DATADOG__API_KEY": HEADERS["DD-API-KEY"],
-        "SOURCES__DATADOG__APP_KEY": HEADERS["DD-APPLICATION-KEY"],
-    }
-    command = [sys.executable, "-m", "pipelines", "--log-level", "INFO", "sync"]
-    command += ["--warehouse", str(warehouse), "--source", "model_lab", *sync_args]
+    command, env = sync_command(base_url, warehouse, sync_args, "INFO")
     profile = Profile()
     started = time.perf_counter()
     child = subprocess.Popen(

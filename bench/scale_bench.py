@@ -47,8 +47,10 @@ class SyncCost:
     requests: int
 
 
-def measured_sync(base_url: str, warehouse: Path, sync_args: Sequence[str] = ()) -> SyncCost:
-    """Run one Model Lab sync in a child process; its own CPU seconds and peak RSS."""
+def sync_command(
+    base_url: str, warehouse: Path, sync_args: Sequence[str], log_level: str
+) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of one Model Lab sync (facets and artifacts off)."""
     env = {
         **os.environ,
         **CORE_ONLY,
@@ -56,8 +58,14 @@ def measured_sync(base_url: str, warehouse: Path, sync_args: Sequence[str] = ())
         "SOURCES__DATADOG__API_KEY": HEADERS["DD-API-KEY"],
         "SOURCES__DATADOG__APP_KEY": HEADERS["DD-APPLICATION-KEY"],
     }
-    command = [sys.executable, "-m", "pipelines", "--log-level", "WARNING", "sync"]
+    command = [sys.executable, "-m", "pipelines", "--log-level", log_level, "sync"]
     command += ["--warehouse", str(warehouse), "--source", "model_lab", *sync_args]
+    return command, env
+
+
+def measured_sync(base_url: str, warehouse: Path, sync_args: Sequence[str] = ()) -> SyncCost:
+    """Run one Model Lab sync in a child process; its own CPU seconds and peak RSS."""
+    command, env = sync_command(base_url, warehouse, sync_args, "WARNING")
     requests.delete(f"{base_url}/_emulator/requests", timeout=30)
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
