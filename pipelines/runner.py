@@ -21,7 +21,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from . import history, models, publishing, recovery
 from . import lake as lakes
 from . import postgres as pg
-from .common import dlt_tables, memory, progress
+from .common import dlt_tables, memory, merge_sql, progress
 from .common.config import config_value
 from .common.errors import ConfigurationError, LabsyncError
 from .common.stats import SyncStats
@@ -102,7 +102,7 @@ def make_pipeline(source: str, warehouse: Path, database: Path | str | pg.Target
     elif isinstance(database, str):
         destination = dlt.destinations.filesystem(bucket_url=database)
     else:
-        destination = dlt.destinations.duckdb(_duckdb_credentials(database))
+        destination = merge_sql.duckdb(_duckdb_credentials(database))
     return dlt.pipeline(
         pipeline_name=f"labsync_{source}",
         destination=destination,
