@@ -23,7 +23,7 @@ Other destinations (Postgres) ignore the hint and keep dlt's dedup.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import dlt
@@ -93,7 +93,12 @@ class KeyedMergeJob(SqlMergeFollowupJob):
 
 
 class _OnceCopyJob(DuckDbCopyJob):
-    """Copies a file into its staging table once per load, even when the job runs again."""
+    """Copies a file into its staging table once per load, even when the job runs again.
+
+    The record of the file commits with its rows; `_DuckDbClient.initialize_storage` creates
+    the record table and forgets a table's records when dlt truncates the table (no DDL or
+    delete here: copy jobs run in parallel transactions, whose appends do not conflict).
+    """
 
     def run(self) -> None:
         sql = self._job_client.sql_client
@@ -103,15 +108,18 @@ class _OnceCopyJob(DuckDbCopyJob):
         applied = sql.make_qualified_table_name(APPLIED_JOBS)
         job = ParsedLoadJobFileName.parse(self._file_path).job_id()  # without the retry count
         with sql.begin_transaction():
-            sql.execute_sql(f"CREATE TABLE IF NOT EXISTS {applied} (load_id VARCHAR, job VARCHAR)")
             done = sql.execute_sql(
                 f"SELECT 1 FROM {applied} WHERE load_id = %s AND job = %s", self._load_id, job
             )
             if done:
                 return
             super().run()
-            sql.execute_sql(f"DELETE FROM {applied} WHERE load_id <> %s", self._load_id)
-            sql.execute_sql(f"INSERT INTO {applied} VALUES (%s, %s)", self._load_id, job)
+            sql.execute_sql(
+                f"INSERT INTO {applied} VALUES (%s, %s, %s)",
+                self._load_id,
+                self.load_table_name,
+                job,
+            )
 
 
 class _DuckDbClient(DuckDbClient):
@@ -122,6 +130,21 @@ class _DuckDbClient(DuckDbClient):
         if type(job) is DuckDbCopyJob and table.get(ONCE_PER_KEY):
             return _OnceCopyJob(file_path)
         return job
+
+    def initialize_storage(self, truncate_tables: Iterable[str] | None = None) -> None:
+        super().initialize_storage(truncate_tables)
+        sql = self.sql_client
+        if sql.dataset_name != sql.staging_dataset_name:
+            return
+        applied = sql.make_qualified_table_name(APPLIED_JOBS)
+        sql.execute_sql(
+            f"CREATE TABLE IF NOT EXISTS {applied}"
+            " (load_id VARCHAR, table_name VARCHAR, job VARCHAR)"
+        )
+        if truncate_tables:  # a truncated table holds none of the files it recorded
+            names = list(truncate_tables)
+            marks = ", ".join(["%s"] * len(names))
+            sql.execute_sql(f"DELETE FROM {applied} WHERE table_name IN ({marks})", *names)
 
     def _create_merge_followup_jobs(
         self, table_chain: Sequence[PreparedTableSchema]
