@@ -40,6 +40,8 @@ class Phase:
     started_s: float
     rss_at_start_mib: float
     peak_mib: float = 0.0
+    cpu_at_start_s: float = 0.0  # the child's CPU seconds when the phase began
+    cpu_s: float = 0.0  # CPU seconds it took (to the next phase's start or the end)
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Profile:
     peak_rss_mib: float = 0.0
     phases: list[Phase] = field(default_factory=list)
     samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MiB)
+    returncode: int = 0  # the sync's exit status (figures are kept when it failed)
 
 
 def rss_mib(pid: int) -> float | None:
@@ -62,6 +65,16 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of `pid` so far (its threads included)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def profile_sync(base_url: str, warehouse: Path, sync_args: list[str], interval: float) -> Profile:
     command, env = sync_command(base_url, warehouse, sync_args, "INFO")
     profile = Profile()
@@ -70,7 +83,7 @@ def profile_sync(base_url: str, warehouse: Path, sync_args: list[str], interval:
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     lock = threading.Lock()
-    current: list[float] = [0.0]
+    current: list[float] = [0.0, 0.0]  # RSS (MiB), CPU seconds at the last sample
 
     def read_phases(stream: IO[str]) -> None:
         for line in stream:
@@ -78,7 +91,12 @@ def profile_sync(base_url: str, warehouse: Path, sync_args: list[str], interval:
             if found:
                 with lock:
                     profile.phases.append(
-                        Phase(found.group(1), time.perf_counter() - started, current[0])
+                        Phase(
+                            found.group(1),
+                            time.perf_counter() - started,
+                            rss_at_start_mib=current[0],
+                            cpu_at_start_s=current[1],
+                        )
                     )
             elif "Traceback" in line or "error" in line.lower():
                 logger.info("sync: %s", line.rstrip())
@@ -90,21 +108,23 @@ def profile_sync(base_url: str, warehouse: Path, sync_args: list[str], interval:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)  # not poll(): it would reap
         if pid:
             break
-        mib = rss_mib(child.pid)
+        mib, cpu = rss_mib(child.pid), cpu_seconds(child.pid)
         if mib is not None:
             with lock:
-                current[0] = mib
+                current[0], current[1] = mib, cpu if cpu is not None else current[1]
                 profile.samples.append((round(time.perf_counter() - started, 2), round(mib, 1)))
                 if profile.phases:
                     profile.phases[-1].peak_mib = max(profile.phases[-1].peak_mib, mib)
         time.sleep(interval)
     child.returncode = os.waitstatus_to_exitcode(status)
     reader.join(timeout=10)
-    if child.returncode != 0:
-        raise RuntimeError(f"sync exited with {child.returncode}")
+    profile.returncode = child.returncode
     profile.wall_s = round(time.perf_counter() - started, 2)
     profile.cpu_s = round(usage.ru_utime + usage.ru_stime, 2)
     profile.peak_rss_mib = round(usage.ru_maxrss / 1024)
+    ends = [p.cpu_at_start_s for p in profile.phases[1:]] + [profile.cpu_s]
+    for phase, end in zip(profile.phases, ends, strict=True):
+        phase.cpu_s = round(end - phase.cpu_at_start_s, 1)
     return profile
 
 
@@ -127,13 +147,16 @@ def main(argv: list[str] | None = None) -> int:
         if emulator:
             emulator.terminate()
             emulator.wait(timeout=60)
+    if profile.returncode != 0:
+        logger.error("the sync exited with %d", profile.returncode)
     for phase in profile.phases:
         logger.info(
-            "%7.1fs  %-10s start %6.0f MiB  peak %6.0f MiB",
+            "%7.1fs  %-10s start %6.0f MiB  peak %6.0f MiB  %6.1f CPU-s",
             phase.started_s,
             phase.name,
             phase.rss_at_start_mib,
             phase.peak_mib,
+            phase.cpu_s,
         )
     logger.info(
         "peak RSS %d MiB, %.1f s wall, %.1f CPU-s",
@@ -143,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.json:
         args.json.write_text(json.dumps(asdict(profile), indent=2) + "\n")
-    return 0
+    return 1 if profile.returncode else 0
 
 
 if __name__ == "__main__":

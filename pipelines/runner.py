@@ -21,7 +21,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from . import history, models, publishing, recovery
 from . import lake as lakes
 from . import postgres as pg
-from .common import dlt_tables, memory, progress
+from .common import dlt_tables, memory, merge_sql, progress
 from .common.config import config_value
 from .common.errors import ConfigurationError, LabsyncError
 from .common.stats import SyncStats
@@ -39,6 +39,10 @@ logger = logging.getLogger("labsync")
 # DuckDB settings of the load into the working copy: a memory cap (DuckDB spills to disk beyond
 # it) so a sync's memory does not grow with the warehouse; `[labsync] duckdb_memory_limit`
 DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+# the load's cap, lower: its merges need little since `merge_sql` (no staging dedup, a delete
+# over distinct keys), and DuckDB fills its cap with the blocks it writes; `[labsync]
+# duckdb_load_memory_limit`, else a `duckdb_memory_limit` that was set
+DEFAULT_DUCKDB_LOAD_MEMORY_LIMIT = "128MB"
 LOADER_FILE_FORMAT = "parquet"  # 5-7x faster than insert_values on DuckDB (dlt notes §3)
 TABLE_FORMATS = ("parquet", "delta")  # of a lake: plain Parquet files or Delta tables
 
@@ -102,7 +106,7 @@ def make_pipeline(source: str, warehouse: Path, database: Path | str | pg.Target
     elif isinstance(database, str):
         destination = dlt.destinations.filesystem(bucket_url=database)
     else:
-        destination = dlt.destinations.duckdb(_duckdb_credentials(database))
+        destination = merge_sql.duckdb(_duckdb_credentials(database))
     return dlt.pipeline(
         pipeline_name=f"labsync_{source}",
         destination=destination,
@@ -127,7 +131,11 @@ def _duckdb_credentials(database: Path) -> DuckDbCredentials:
     credentials = DuckDbCredentials()
     # set, not parsed: parsing a path as a connection string imports sqlalchemy (~0.15 s)
     credentials.database = str(database)
-    credentials.global_config = duckdb_settings()
+    limit = config_value(
+        "labsync.duckdb_load_memory_limit",
+        config_value("labsync.duckdb_memory_limit", DEFAULT_DUCKDB_LOAD_MEMORY_LIMIT),
+    )
+    credentials.global_config = {**duckdb_settings(), "memory_limit": str(limit)}
     return credentials
 
 

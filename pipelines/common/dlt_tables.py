@@ -11,6 +11,7 @@ import pyarrow as pa
 from dlt.common.schema.typing import TColumnSchema, TTableFormat, TWriteDispositionConfig
 
 from .arrow import check_extra_types
+from .merge_sql import ONCE_PER_KEY
 
 MERGE: dict[str, str] = {"disposition": "merge", "strategy": "delete-insert"}
 # Delta merges in place on the primary key (dlt offers no delete-insert on Delta)
@@ -88,10 +89,14 @@ def route_table(
     primary_key: str | list[str] | None,
     merge_key: str | None = None,
     columns: dict[str, TColumnSchema] | None = None,
+    once_per_key: bool = False,
 ) -> Any:
     """Route an Arrow table to `table_name` (merged on its keys), failing on type drift first.
 
     Call inside a dlt resource. `columns` adds dlt column hints (e.g. `hard_delete`).
+    `once_per_key`: the resource emits each primary key at most once per sync, so the DuckDB
+    merge skips deduplicating staging (`merge_sql.ONCE_PER_KEY`); a key emitted twice would
+    then be loaded twice.
     """
     schema = dlt.current.source_schema()
     known = schema.tables.get(table_name, {}).get("columns", {})
@@ -113,5 +118,6 @@ def route_table(
         write_disposition=disposition,
         columns=columns,
         table_format=_table_format,
+        additional_table_hints={ONCE_PER_KEY: True} if once_per_key and not _table_format else None,
     )
     return dlt.mark.with_hints(table, hints, create_table_variant=True)

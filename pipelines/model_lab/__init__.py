@@ -96,6 +96,11 @@ TABLE_KEYS: dict[str, tuple[Any, Any]] = {
     "run_artifacts": (["run_id", "_position"], "run_id"),
     "artifact_downloads": (["project_id", "artifact_path"], None),
 }
+# tables whose resource emits each primary key at most once per sync (merged without dlt's
+# dedup on DuckDB, see `merge_sql`): `runs` selects each run once per sync
+# (`ChangeTracker.select` / `select_refreshed` skip ids already seen), and a run's params, tags
+# and metrics come only with its row. Not `run_parents`: a reconcile sweep re-emits edges.
+ONCE_PER_KEY_TABLES = frozenset({"runs", "run_params", "run_tags", "run_metrics"})
 
 
 def _to_table(table_name: str, table: pa.Table) -> Any:
@@ -105,7 +110,12 @@ def _to_table(table_name: str, table: pa.Table) -> Any:
     if table_name == "tombstones":
         columns = {"reappeared": {"data_type": "bool", "hard_delete": True}}
     return route_table(
-        table_name, table, primary_key=primary_key, merge_key=merge_key, columns=columns
+        table_name,
+        table,
+        primary_key=primary_key,
+        merge_key=merge_key,
+        columns=columns,
+        once_per_key=table_name in ONCE_PER_KEY_TABLES,
     )
 
 
