@@ -43,6 +43,9 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
 # over distinct keys), and DuckDB fills its cap with the blocks it writes; `[labsync]
 # duckdb_load_memory_limit`, else a `duckdb_memory_limit` that was set
 DEFAULT_DUCKDB_LOAD_MEMORY_LIMIT = "128MB"
+# the audits' cap (`[labsync] duckdb_audit_memory_limit`): their aggregates spill beyond it; at
+# 1M runs 128MB added half the RSS of 256MB for about the same CPU (bench/audits_memory_bench)
+DEFAULT_AUDIT_MEMORY_LIMIT = "128MB"
 LOADER_FILE_FORMAT = "parquet"  # 5-7x faster than insert_values on DuckDB (dlt notes §3)
 TABLE_FORMATS = ("parquet", "delta")  # of a lake: plain Parquet files or Delta tables
 
@@ -443,6 +446,8 @@ def _build(
             logger.info("nothing changed since the views were built: not rebuilding them")
             return ledger.last_audit_failures()
         models.build(con)
+        limit = config_value("labsync.duckdb_audit_memory_limit", DEFAULT_AUDIT_MEMORY_LIMIT)
+        con.execute("set memory_limit = ?", [str(limit)])
         failures = models.run_audits(con)
         (ledger or publishing.Ledger.read(warehouse)).built(fingerprint, failures)
         return failures

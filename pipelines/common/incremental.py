@@ -29,6 +29,7 @@ import hashlib
 import logging
 import os
 import zlib
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -112,6 +113,88 @@ class WatchList:
         return [self.ids[i] for i in np.flatnonzero(due)]
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class SeenIds:
+    """The ids a listing has seen in one sync, compactly: a full listing sees every row.
+
+    An id in canonical decimal form (the Model Lab's "2387") is kept as an int64: first in a
+    small set, merged in batches into one sorted numpy array (8 bytes an id; a set of id
+    strings held ~100 MiB at 1M runs, left behind in Python's heap after the listing). Any
+    other id ("007", a UUID, beyond int64) stays a string in a set of its own.
+    """
+
+    MERGE_AT = 65_536  # recent ids held as Python ints before they go into the array
+
+    def __init__(self) -> None:
+        self._sorted = np.empty(0, np.int64)
+        self._recent: set[int] = set()
+        self._other: set[str] = set()
+
+    def __len__(self) -> int:
+        return self._sorted.size + len(self._recent) + len(self._other)
+
+    def __contains__(self, row_id: object) -> bool:
+        return isinstance(row_id, str) and self.contains_many([row_id])[0]
+
+    def contains_many(self, ids: Sequence[str]) -> list[bool]:
+        """Whether each of `ids` was seen (one array search for the lot)."""
+        numbers = [_as_int64(row_id) for row_id in ids]
+        in_sorted = self._in_sorted(numbers)
+        return [
+            row_id in self._other if number is None else next(in_sorted) or number in self._recent
+            for row_id, number in zip(ids, numbers, strict=True)
+        ]
+
+    def add_many(self, ids: Sequence[str]) -> list[bool]:
+        """Add `ids` in order; whether each was new (a repeat within `ids` is not)."""
+        numbers = [_as_int64(row_id) for row_id in ids]
+        in_sorted = self._in_sorted(numbers)
+        new = []
+        for row_id, number in zip(ids, numbers, strict=True):
+            if number is None:
+                fresh = row_id not in self._other
+                self._other.add(row_id)
+            else:
+                fresh = not next(in_sorted) and number not in self._recent
+                if fresh:
+                    self._recent.add(number)
+            new.append(fresh)
+        if len(self._recent) >= self.MERGE_AT:
+            self._merge()
+        return new
+
+    def _in_sorted(self, numbers: Sequence[int | None]) -> Iterator[bool]:
+        """For each number of `numbers` (not None), whether the sorted array holds it."""
+        wanted = np.fromiter((n for n in numbers if n is not None), np.int64)
+        if not self._sorted.size or not wanted.size:
+            return iter([False] * wanted.size)
+        at = np.minimum(np.searchsorted(self._sorted, wanted), self._sorted.size - 1)
+        return iter((self._sorted[at] == wanted).tolist())
+
+    def _merge(self) -> None:
+        # the recent ids are not in the array (add_many checked): insert them in place, O(n)
+        recent = np.fromiter(self._recent, np.int64, len(self._recent))
+        recent.sort()
+        self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, recent), recent)
+        self._recent.clear()
+
+
+def _as_int64(row_id: str) -> int | None:
+    """`row_id` as an int64 when it is one's canonical decimal form, else None."""
+    if not row_id or len(row_id) > 20:
+        return None
+    try:
+        number = int(row_id)
+    except ValueError:
+        return None
+    # "007", "+7", " 7", "7_0" are other ids than "7"
+    if str(number) != row_id or not INT64_MIN <= number <= INT64_MAX:
+        return None
+    return number
+
+
 class ChangeTracker:
     """Selects new or changed rows from newest-first pages and records what it saw."""
 
@@ -156,10 +239,14 @@ class ChangeTracker:
                 self.stop_at = None
             self._old_watch = watched or self._old_watch
         self._max_seen = self.cursor
-        self._seen: set[str] = set()
+        self._seen = SeenIds()
         self._pending: list[str] | None = None
-        # id -> (updated_at, fingerprint, still watched) for rows that may go into the state
-        self._tracked: dict[str, tuple[datetime, str, bool]] = {}
+        # rows that may go into the state (each id once: `_seen` lets a row through once), as
+        # columns: a dict of tuples of a datetime took ~140 bytes more a row (~110k at 1M runs)
+        self._tracked_ids: list[str] = []
+        self._tracked_fingerprints: list[str] = []
+        self._tracked_at = array("d")  # updated_at, epoch seconds
+        self._tracked_watched = bytearray()  # 1: still watched
 
     def _read_watch(self, state: Mapping[str, Any]) -> WatchList | None:
         name = state.get("watch_file")
@@ -191,15 +278,17 @@ class ChangeTracker:
         """Rows of `page` to load, and whether the listing reached rows older than the cursor."""
         selected: list[TRow] = []
         reached_end = False
+        listed: list[tuple[TRow, datetime, str]] = []
         for row in page:
             ts = self._updated_at(row)
             if self.stop_at is not None and ts < self.stop_at:
                 reached_end = True
                 continue
-            row_id = str(row["id"])
-            if row_id in self._seen:  # a row that slid onto the next page while paging
+            listed.append((row, ts, str(row["id"])))
+        new = self._seen.add_many([row_id for _, _, row_id in listed])
+        for (row, ts, row_id), fresh in zip(listed, new, strict=True):
+            if not fresh:  # a row that slid onto the next page while paging
                 continue
-            self._seen.add(row_id)
             if self._max_seen is None or ts > self._max_seen:
                 self._max_seen = ts
             previous = self._old_window.get(row_id)
@@ -215,17 +304,19 @@ class ChangeTracker:
         schedule, now = self._schedule, self._now.timestamp()
         last = self._last_listed.timestamp() if self._last_listed else None
         due = self._old_watch.due(schedule, now, last)
-        self._pending = [row_id for row_id in due if row_id not in self._seen]
+        listed = self._seen.contains_many(due)
+        self._pending = [row_id for row_id, seen in zip(due, listed, strict=True) if not seen]
         return self._pending
 
     def select_refreshed(self, rows: Iterable[TRow]) -> list[TRow]:
         """Of rows re-read by id, those whose content changed."""
         selected = []
-        for row in rows:
-            row_id = str(row["id"])
-            if row_id in self._seen:
+        rows = list(rows)
+        new = self._seen.add_many([str(row["id"]) for row in rows])
+        for row, fresh in zip(rows, new, strict=True):
+            if not fresh:
                 continue
-            self._seen.add(row_id)
+            row_id = str(row["id"])
             entry = self._old_watch.get(row_id)
             previous = entry[0] if entry else None
             if not self._is_unchanged(row, self._updated_at(row), previous):
@@ -238,34 +329,47 @@ class ChangeTracker:
         if previous is None and not watched and ts < self._max_seen - self._lookback:
             return False  # never fingerprinted and outside the new window: nothing to compare
         fingerprint = self._fingerprint(row)
-        self._tracked[str(row["id"])] = (ts, fingerprint, watched)
+        self._tracked_ids.append(str(row["id"]))
+        self._tracked_fingerprints.append(fingerprint)
+        self._tracked_at.append(ts.timestamp())
+        self._tracked_watched.append(watched)
         return previous == fingerprint
 
     def commit(self) -> None:
         """Write the new cursor, the listing time and the fingerprints into the resource state."""
         if self._max_seen is None:
             return
-        threshold = self._max_seen - self._lookback
+        threshold = (self._max_seen - self._lookback).timestamp()
         self._state["cursor"] = self._max_seen.isoformat()
         self._state["listed_at"] = self._now.isoformat()
-        self._state["window"] = {
-            row_id: fp for row_id, (ts, fp, _) in self._tracked.items() if ts >= threshold
-        }
+        tracked = zip(
+            self._tracked_ids,
+            self._tracked_fingerprints,
+            self._tracked_at,
+            self._tracked_watched,
+            strict=True,
+        )
+        window: dict[str, str] = {}
+        watched: WatchEntries = {}
+        for row_id, fp, at, still_watched in tracked:
+            if at >= threshold:
+                window[row_id] = fp
+            if still_watched:
+                watched[row_id] = (fp, at)
+        self._state["window"] = window
         asked = set(self._pending or ())
-        watched = {
-            row_id: (fp, ts.timestamp())
-            for row_id, (ts, fp, still_watched) in self._tracked.items()
-            if still_watched
-        }
         previous = self._state.get("watch_file")
-        if self._watch_read_from and not self._watch_changed(watched, asked):
+        # the old watch list's rows this sync listed or re-read (asked: re-read, maybe gone)
+        old_ids = self._old_watch.ids
+        reached = {
+            row_id
+            for row_id, seen in zip(old_ids, self._seen.contains_many(old_ids), strict=True)
+            if seen or row_id in asked
+        }
+        if self._watch_read_from and not self._watch_changed(watched, reached):
             return  # the same watch list: its file stays, nothing to pack
         # watched rows neither listed nor due for a re-read keep their entry
-        kept = {
-            row_id: entry
-            for row_id, entry in self._old_watch.items()
-            if row_id not in self._seen and row_id not in asked
-        }
+        kept = {row_id: entry for row_id, entry in self._old_watch.items() if row_id not in reached}
         watch = sorted((kept | watched).items())
         if self._watch_files is None:
             # one JSON string, not a dict: dlt copies, encodes and hashes the whole state
@@ -281,13 +385,14 @@ class ChangeTracker:
         # the committed state still names `previous` until this sync's load lands
         self._watch_files.prune(keep={previous, self._state["watch_file"]})
 
-    def _watch_changed(self, watched: WatchEntries, asked: set[str]) -> bool:
+    def _watch_changed(self, watched: WatchEntries, reached: set[str]) -> bool:
         """Whether this sync's rows change the saved watch list: an entry added or changed,
-        or a listed or re-read row no longer watched (finished, or gone)."""
+        or a listed or re-read row (`reached`, of the old list) no longer watched (finished,
+        or gone)."""
         old = self._old_watch
         if any(old.get(row_id) != entry for row_id, entry in watched.items()):
             return True
-        return any(row_id in old and row_id not in watched for row_id in self._seen | asked)
+        return any(row_id not in watched for row_id in reached)
 
 
 class WatchFiles:

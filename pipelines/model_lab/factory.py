@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from array import array
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from dlt.extract.source import DltSource
 
 from ..common.config import as_float, as_int, config_value, retry_policy
@@ -14,6 +16,7 @@ from ..common.incremental import WatchEntries
 from ..sources import SourceSpec, SyncContext
 from . import model_lab_source
 from .artifacts import ContentOptions, DownloadRecord, ListedFile
+from .helpers import id_array
 from .settings import (
     DEFAULT_ACTIVE_RUN_AGE_S,
     DEFAULT_ARTIFACT_MAX_DEPTH,
@@ -35,16 +38,19 @@ OPTION_MAX_BYTES = "artifacts_max_bytes"
 OPTION_DIR = "artifacts_dir"
 
 
-def _ids_in_warehouse(ctx: SyncContext) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
-    """Ids already loaded and ids already flagged deleted, for reconciliation."""
+def _ids_in_warehouse(
+    ctx: SyncContext,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Ids already loaded and ids already flagged deleted, for reconciliation (sorted arrays:
+    the source holds them through the whole sync)."""
     known = {
-        ENTITY_PROJECT: {r[0] for r in ctx.loaded_rows("projects", ["project_id"])},
-        ENTITY_RUN: {r[0] for r in ctx.loaded_rows("runs", ["run_id"])},
+        ENTITY_PROJECT: id_array(r[0] for r in ctx.loaded_rows("projects", ["project_id"])),
+        ENTITY_RUN: id_array(r[0] for r in ctx.loaded_rows("runs", ["run_id"])),
     }
-    flagged: dict[str, set[int]] = {ENTITY_PROJECT: set(), ENTITY_RUN: set()}
+    flagged: dict[str, array[int]] = {ENTITY_PROJECT: array("q"), ENTITY_RUN: array("q")}
     for entity, row_id in ctx.loaded_rows("tombstones", ["entity", "id"]):
-        flagged.setdefault(entity, set()).add(row_id)
-    return known, flagged
+        flagged.setdefault(entity, array("q")).append(row_id)
+    return known, {entity: id_array(ids) for entity, ids in flagged.items()}
 
 
 def _switch(key: str, default: bool) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -268,3 +268,25 @@ def tombstone_table(
             "reappeared": pa.array([False] * len(vanished) + [True] * len(reappeared), pa.bool_()),
         }
     )
+
+
+NO_IDS = np.empty(0, np.int64)
+
+
+def id_array(ids: Iterable[int]) -> np.ndarray:
+    """`ids` as a sorted int64 array without repeats: 8 bytes an id, where a set of ints takes
+    ~70 (reconciling 1M runs held three such sets through the whole sync)."""
+    if isinstance(ids, np.ndarray):
+        return np.unique(ids.astype(np.int64, copy=False))
+    return np.unique(np.fromiter(ids, np.int64))
+
+
+def missing_ids(
+    known: Mapping[str, np.ndarray],
+    flagged: Mapping[str, np.ndarray],
+    entity: str,
+    listed: np.ndarray,
+) -> list[int]:
+    """Ids of `entity` the warehouse holds, not listed now and not already flagged, ascending."""
+    missing = np.setdiff1d(known.get(entity, NO_IDS), listed, assume_unique=True)
+    return np.setdiff1d(missing, flagged.get(entity, NO_IDS), assume_unique=True).tolist()
