@@ -295,7 +295,12 @@ def _take_spare(warehouse: Path, staged: Path, ledger: Ledger) -> Spare | None:
 
 def _attach_spare(con: duckdb.DuckDBPyConnection, staged: Path) -> bool:
     """Attach the spare (renamed to `staged`) for writing; False, and `staged` removed, when a
-    DuckDB reader of the file it was still has it open (its lock refuses the write)."""
+    DuckDB reader of the file it was still has it open (its lock refuses the write) or this
+    process might (its locks do not exclude its own)."""
+    if not _closed_here(staged):
+        logger.info("the spare is open in this process: copying the published file")
+        discard(staged)
+        return False
     try:
         con.execute(f"attach {_literal(staged)} as published")
     except duckdb.IOException as exc:
@@ -319,6 +324,24 @@ def _copy_spare(warehouse: Path) -> Spare | None:
         logger.warning("no spare copy of %s: %s", warehouse.name, exc)
         return None
     return Spare(frozenset(), False)
+
+
+def _closed_here(path: Path) -> bool:
+    """No file descriptor of this process is open on `path` (False when that cannot be told:
+    no /proc)."""
+    target = os.stat(path)
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            found = os.stat(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile, or the listing's own
+            continue
+        if (found.st_dev, found.st_ino) == (target.st_dev, target.st_ino):
+            return False
+    return True
 
 
 def _keep_spare(warehouse: Path) -> bool:
