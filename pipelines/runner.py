@@ -15,6 +15,7 @@ from typing import Any
 
 import dlt
 import duckdb
+from dlt.common.configuration import configspec
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -123,12 +124,22 @@ def duckdb_settings() -> dict[str, Any]:
     }
 
 
+@configspec(init=False)
+class _FileCredentials(DuckDbCredentials):
+    """Credentials of a DuckDB file that print without SQLAlchemy's URL: dlt prints them in
+    every load's trace, which imports SQLAlchemy where it is installed (~0.17 CPU-s)."""
+
+    def __str__(self) -> str:
+        return f"{self.drivername}:///{self.database}"
+
+
 def _duckdb_credentials(database: Path) -> DuckDbCredentials:
-    credentials = DuckDbCredentials()
+    credentials = _FileCredentials()
     # set, not parsed: parsing a path as a connection string imports sqlalchemy (~0.15 s)
     credentials.database = str(database)
     credentials.global_config = duckdb_settings()
-    return credentials
+    # resolved here: dlt keeps a resolved instance as it is (else it makes a DuckDbCredentials)
+    return credentials.resolve()
 
 
 @dataclass
