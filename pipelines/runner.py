@@ -26,7 +26,7 @@ from .common import dlt_tables, memory, progress
 from .common.config import config_value
 from .common.errors import ConfigurationError, LabsyncError
 from .common.stats import SyncStats
-from .sources import SourceSpec, SyncContext, registry
+from .sources import SOURCE_NAMES, SourceSpec, SyncContext, registry
 from .warehouse import (
     connect,
     exclusive_lock,
@@ -160,14 +160,15 @@ def select_sources(names: Sequence[str] | None) -> tuple[list[SourceSpec], list[
 
     Sources asked for by name must be configured; a plain sync skips unconfigured ones.
     """
-    specs = registry()
     if names:
-        unknown = [n for n in names if n not in specs]
+        unknown = [n for n in names if n not in SOURCE_NAMES]
         if unknown:
             raise ConfigurationError(
-                f"unknown source {', '.join(unknown)}; expected one of {', '.join(specs)}"
+                f"unknown source {', '.join(unknown)}; expected one of {', '.join(SOURCE_NAMES)}"
             )
-        return [specs[n] for n in dict.fromkeys(names)], []
+        named = registry(names)  # only theirs imported
+        return [named[n] for n in dict.fromkeys(names)], []
+    specs = registry()
     chosen = [spec for spec in specs.values() if spec.is_configured()]
     skipped = [name for name, spec in specs.items() if not spec.is_configured()]
     if not chosen:
@@ -225,7 +226,7 @@ def _working_copy(warehouse: Path, notes: list[str]) -> Path:
     notes += work.notes
     if work.fresh:
         publishing.forget(warehouse)  # publish it whole
-        for name in registry():
+        for name in SOURCE_NAMES:
             folder = state_dir(warehouse) / f"labsync_{name}"
             if folder.exists():
                 shutil.rmtree(folder)
