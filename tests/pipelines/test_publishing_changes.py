@@ -150,9 +150,15 @@ def test_a_reader_in_this_process_keeps_the_file_it_opened(
     rows = "select count(*) from raw_labsync.sync_runs"
     with duckdb.connect(str(warehouse), read_only=True) as reader:
         seen = reader.execute(rows).fetchall()
-        run_sync(warehouse)  # the reader's file becomes the spare
-        with caplog.at_level(logging.INFO, logger="labsync"):
-            run_sync(warehouse)  # and must not be written while the reader has it
+        held = warehouse.read_bytes()
+        fd = os.open(warehouse, os.O_RDONLY)  # the file the reader has, whatever its name
+        try:
+            run_sync(warehouse)  # the reader's file becomes the spare
+            with caplog.at_level(logging.INFO, logger="labsync"):
+                run_sync(warehouse)  # and must not be written while the reader has it
+            assert os.pread(fd, len(held) + 1, 0) == held
+        finally:
+            os.close(fd)
         assert "open in this process" in caplog.text
         assert reader.execute(rows).fetchall() == seen
     assert sync_count(warehouse) == 3
