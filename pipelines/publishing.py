@@ -13,6 +13,16 @@ blocked, old or new, the pinned storage version), at a cost that grows with the 
 A full `copy from database` is made when the ledger says everything may have changed (a new
 or restored working copy, a full refresh, no ledger yet) or the published file is gone.
 
+The file a publish replaces is kept as the spare (`.<name>.spare`, a second link made just
+before the rename), and the ledger notes which tables it lacks. The next publish renames the
+spare to `.publishing` and brings it up to date (those tables and its own changes) instead of
+copying the whole published file: a sync where nothing changed then writes its history only,
+whatever the size. The spare is written only when no DuckDB process has it open (a reader of
+the file it was: DuckDB's lock refuses the write) and only when it is no other name of the
+published file (a kill between the link and the rename); otherwise it is dropped and the
+published file copied as before. A kill while the spare is brought up to date leaves a
+`.publishing` file that the next sync removes, as with a copy.
+
 Models and audits are rebuilt only when data changed or the models did (their fingerprint:
 the `sql/` files, the config they read, the engine); a quiet sync publishes its history only.
 """
@@ -38,6 +48,7 @@ from .warehouse import (
     discard,
     publish,
     publishing_path,
+    spare_path,
     state_dir,
 )
 
@@ -65,6 +76,9 @@ class Ledger:
     views: bool = False  # the views and macros were rebuilt since the last publish
     models: str | None = None  # fingerprint of the models built in the working copy
     failed_audits: dict[str, int] = field(default_factory=dict)  # of that build: name -> rows
+    spare: bool = False  # the spare file is the file the last publish replaced ...
+    spare_lags: set[str] = field(default_factory=set)  # ... lacking these tables of it
+    spare_views: bool = False  # ... and its views and macros
     marked: list[str] = field(default_factory=list)  # by this sync's `loading`, not persisted
 
     @classmethod
@@ -82,6 +96,9 @@ class Ledger:
             views=bool(raw.get("views", False)),
             models=raw.get("models"),
             failed_audits=dict(raw.get("failed_audits", {})),
+            spare=bool(raw.get("spare", False)),
+            spare_lags=set(raw.get("spare_lags", [])),
+            spare_views=bool(raw.get("spare_views", False)),
         )
 
     def write(self) -> None:
@@ -90,6 +107,7 @@ class Ledger:
         raw.pop("path")
         raw.pop("marked")
         raw["schemas"], raw["tables"] = sorted(self.schemas), sorted(self.tables)
+        raw["spare_lags"] = sorted(self.spare_lags)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         staged = self.path.with_name(self.path.name + ".tmp")
         with open(staged, "w", encoding="utf-8") as handle:
@@ -141,11 +159,24 @@ class Ledger:
     def last_audit_failures(self) -> list[models.AuditFailure]:
         return [models.AuditFailure(n, rows, []) for n, rows in self.failed_audits.items()]
 
-    def published(self) -> None:
+    def published(self, spare: Spare | None = None) -> None:
+        """The published file holds the working copy; `spare`: what the file it replaced,
+        kept as the spare, lacks of it (None: no spare)."""
+        self.spare = spare is not None
+        self.spare_lags = set(spare.tables) if spare else set()
+        self.spare_views = bool(spare and spare.views)
         self.everything, self.views = False, False
         self.schemas.clear()
         self.tables.clear()
         self.write()
+
+
+@dataclass(frozen=True)
+class Spare:
+    """What the spare lacks of the published file."""
+
+    tables: frozenset[str]
+    views: bool
 
 
 def fingerprint(metric_directions: dict[str, str]) -> str:
@@ -179,15 +210,15 @@ def written_tables(pipeline: dlt.Pipeline) -> set[str]:
 def publish_changes(work: Path, warehouse: Path, ledger: Ledger) -> None:
     """Publish `work` over `warehouse`, copying only what the ledger names when it can."""
     if ledger.everything or not warehouse.exists():
+        spare_path(warehouse).unlink(missing_ok=True)  # it lacks an unknown part of the new file
         publish(work, warehouse)
-    else:
-        compact = _publish_incremental(work, warehouse, ledger)
-        ledger.published()
-        if compact:  # its free blocks outgrew its data: rewrite it whole next time
-            ledger.everything = True
-            ledger.write()
+        ledger.published(_copy_spare(warehouse))
         return
-    ledger.published()
+    compact, spare = _publish_incremental(work, warehouse, ledger)
+    ledger.published(spare)
+    if compact:  # its free blocks outgrew its data: rewrite it whole next time
+        ledger.everything = True
+        ledger.write()
 
 
 def _tables(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, str]:
@@ -200,40 +231,128 @@ def _tables(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, str]:
     return dict(rows)
 
 
-def _publish_incremental(work: Path, warehouse: Path, ledger: Ledger) -> bool:
-    """Copy the published file, replace in it the changed tables (and the views when they
-    were rebuilt), rename it over the published file. True when it should be compacted."""
+def _publish_incremental(work: Path, warehouse: Path, ledger: Ledger) -> tuple[bool, Spare | None]:
+    """Bring the spare up to date (else copy the published file), replace in it the changed
+    tables (and the views when they were rebuilt), keep the published file as the next spare,
+    rename the staged file over it. True when it should be compacted, and the new spare."""
     progress.phase("publish", str(warehouse))
     staged = publishing_path(warehouse)
-    staged.unlink(missing_ok=True)
+    discard(staged)
+    lag = _take_spare(warehouse, staged, ledger)
     con = capped_connection()
     try:
-        _copy(warehouse, staged)
         con.execute(f"attach {_literal(work)} as working (read_only)")
-        con.execute(f"attach {_literal(staged)} as published")
+        if lag is not None and not _attach_spare(con, staged):
+            lag = None  # a reader still has it open: it must not change under them
+        if lag is None:
+            _copy(warehouse, staged)
+            con.execute(f"attach {_literal(staged)} as published")
         found = con.execute(
             "select tags['storage_version'] from duckdb_databases() where database_name = ?",
             ["published"],
         ).fetchone()
         if not found or not str(found[0]).startswith(PUBLISHED_STORAGE_VERSION):
             raise _Unexpected(f"the published file's storage version is {found}")
-        compact = _apply(con, ledger)
+        compact, changed = _apply(con, ledger, lag or Spare(frozenset(), False), warehouse)
         con.execute("use memory")
         con.execute("detach published")
+        kept = _keep_spare(warehouse)
         os.replace(staged, warehouse)
     except _Unexpected as exc:
         con.close()
         discard(staged)
+        spare_path(warehouse).unlink(missing_ok=True)
         logger.info("publishing a full copy: %s", exc)
         publish(work, warehouse)
-        return False
+        return False, None
     except BaseException:
         discard(staged)
         raise
     finally:
         con.close()
+    if lag is not None:
+        logger.info("brought the spare up to date instead of copying %s", warehouse.name)
     logger.info("published %s (changes only)", warehouse)
-    return compact
+    return compact, changed if kept else None
+
+
+def _take_spare(warehouse: Path, staged: Path, ledger: Ledger) -> Spare | None:
+    """Rename the spare to `staged` when it can be brought up to date; what it lacks of the
+    published file (None: no usable spare)."""
+    spare = spare_path(warehouse)
+    try:
+        # a kill between `_keep_spare` and the rename leaves it a second name of the
+        # published file: writing through it would change the file readers have
+        usable = spare.stat().st_nlink == 1 and not os.path.samefile(spare, warehouse)
+    except FileNotFoundError:
+        return None
+    if not (usable and ledger.spare):
+        spare.unlink()
+        return None
+    os.replace(spare, staged)
+    return Spare(frozenset(ledger.spare_lags), ledger.spare_views)
+
+
+def _attach_spare(con: duckdb.DuckDBPyConnection, staged: Path) -> bool:
+    """Attach the spare (renamed to `staged`) for writing; False, and `staged` removed, when a
+    DuckDB reader of the file it was still has it open (its lock refuses the write) or this
+    process might (its locks do not exclude its own)."""
+    if not _closed_here(staged):
+        logger.info("the spare is open in this process: copying the published file")
+        discard(staged)
+        return False
+    try:
+        con.execute(f"attach {_literal(staged)} as published")
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        logger.info("the spare is open in another process: copying the published file")
+        discard(staged)  # unlinked only: the reader keeps reading it
+        return False
+    return True
+
+
+def _copy_spare(warehouse: Path) -> Spare | None:
+    """A copy of a file published whole as the spare, so that the next publish need not
+    copy it (a kill before the ledger records it leaves a publish of everything to do, which
+    drops it first)."""
+    spare = spare_path(warehouse)
+    try:
+        _copy(warehouse, spare)
+    except OSError as exc:  # the publish is done; the spare only saves the next one a copy
+        spare.unlink(missing_ok=True)
+        logger.warning("no spare copy of %s: %s", warehouse.name, exc)
+        return None
+    return Spare(frozenset(), False)
+
+
+def _closed_here(path: Path) -> bool:
+    """No file descriptor of this process is open on `path` (False when that cannot be told:
+    no /proc)."""
+    target = os.stat(path)
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            found = os.stat(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile, or the listing's own
+            continue
+        if (found.st_dev, found.st_ino) == (target.st_dev, target.st_ino):
+            return False
+    return True
+
+
+def _keep_spare(warehouse: Path) -> bool:
+    """A second name for the published file about to be replaced: the next spare."""
+    spare = spare_path(warehouse)
+    spare.unlink(missing_ok=True)
+    try:
+        os.link(warehouse, spare)
+    except OSError:  # no hard links here (some network filesystems): copy next time
+        return False
+    return True
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -255,7 +374,12 @@ class _Unexpected(Exception):
     """Something an incremental publish does not handle: publish a full copy instead."""
 
 
-def _apply(con: duckdb.DuckDBPyConnection, ledger: Ledger) -> bool:
+def _apply(
+    con: duckdb.DuckDBPyConnection, ledger: Ledger, lag: Spare, warehouse: Path
+) -> tuple[bool, Spare]:
+    """Make `published` equal to `working`: the tables the ledger names, the history, what
+    the attached file lacks (`lag`: it is the spare) and the views when they were rebuilt.
+    Whether to compact it, and what the file now published lacks of the new one."""
     for kind, query in (
         ("sequences", "duckdb_sequences() where database_name = 'working'"),
         ("types", "duckdb_types() where database_name = 'working' and not internal"),
@@ -265,20 +389,31 @@ def _apply(con: duckdb.DuckDBPyConnection, ledger: Ledger) -> bool:
             raise _Unexpected(f"the working copy has {kind}: a copy of tables would miss them")
     working, published = _tables(con, "working"), _tables(con, "published")
     model_schemas = set(models.LAYERS.values())
+
+    def changed(name: str, views: bool) -> bool:
+        schema = name.split(".", 1)[0]
+        return (
+            name in ledger.tables
+            or schema in ledger.schemas
+            or name == HISTORY
+            or (views and schema in model_schemas)
+        )
+
+    views = ledger.views or lag.views
     replace = {
         name
         for name in working
-        if name in ledger.tables
-        or name.split(".", 1)[0] in ledger.schemas
-        or name == HISTORY
-        or name not in published
-        or (ledger.views and name.split(".", 1)[0] in model_schemas)
+        if changed(name, views) or name in lag.tables or name not in published
     }
     gone = set(published) - set(working)
+    # what the file being replaced lacks: the ledger's changes and tables new or gone since
+    current = published if not lag.tables and not lag.views else _catalog(con, warehouse)
+    lags = {n for n in working if changed(n, ledger.views) or n not in current}
+    lags |= set(current) - set(working)
     logger.debug("publishing %d changed tables, dropping %d", len(replace), len(gone))
     con.execute("use published")
     con.execute("begin transaction")  # one commit (nobody sees this file before the rename)
-    if ledger.views:
+    if views:
         _drop_views_and_macros(con)
     for name in sorted(gone | (replace & set(published))):
         con.execute(f"drop table {_qualified(name)}")
@@ -298,14 +433,23 @@ def _apply(con: duckdb.DuckDBPyConnection, ledger: Ledger) -> bool:
             f"insert into published.{_qualified(name)} select * from working.{_qualified(name)}"
         )
     con.execute("commit")
-    if ledger.views:
+    if views:
         _copy_views_and_macros(con)
     con.execute("checkpoint published")
     size = con.execute(
         "select free_blocks, total_blocks from pragma_database_size() where database_name = ?",
         ["published"],
     ).fetchone()
-    return bool(size and size[0] > MAX_FREE_SHARE * size[1])
+    return bool(size and size[0] > MAX_FREE_SHARE * size[1]), Spare(frozenset(lags), ledger.views)
+
+
+def _catalog(con: duckdb.DuckDBPyConnection, warehouse: Path) -> dict[str, str]:
+    """The tables of the published file (read only: a shared lock, as any reader's)."""
+    con.execute(f"attach {_literal(warehouse)} as current (read_only)")
+    try:
+        return _tables(con, "current")
+    finally:
+        con.execute("detach current")
 
 
 def _drop_views_and_macros(con: duckdb.DuckDBPyConnection) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import dlt
 import duckdb
+from dlt.common.configuration import configspec
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -25,7 +26,7 @@ from .common import dlt_tables, memory, merge_sql, progress
 from .common.config import config_value
 from .common.errors import ConfigurationError, LabsyncError
 from .common.stats import SyncStats
-from .sources import SourceSpec, SyncContext, registry
+from .sources import SOURCE_NAMES, SourceSpec, SyncContext, registry
 from .warehouse import (
     connect,
     exclusive_lock,
@@ -130,8 +131,17 @@ def duckdb_settings() -> dict[str, Any]:
     }
 
 
+@configspec(init=False)
+class _FileCredentials(DuckDbCredentials):
+    """Credentials of a DuckDB file that print without SQLAlchemy's URL: dlt prints them in
+    every load's trace, which imports SQLAlchemy where it is installed (~0.17 CPU-s)."""
+
+    def __str__(self) -> str:
+        return f"{self.drivername}:///{self.database}"
+
+
 def _duckdb_credentials(database: Path) -> DuckDbCredentials:
-    credentials = DuckDbCredentials()
+    credentials = _FileCredentials()
     # set, not parsed: parsing a path as a connection string imports sqlalchemy (~0.15 s)
     credentials.database = str(database)
     limit = config_value(
@@ -139,7 +149,8 @@ def _duckdb_credentials(database: Path) -> DuckDbCredentials:
         config_value("labsync.duckdb_memory_limit", DEFAULT_DUCKDB_LOAD_MEMORY_LIMIT),
     )
     credentials.global_config = {**duckdb_settings(), "memory_limit": str(limit)}
-    return credentials
+    # resolved here: dlt keeps a resolved instance as it is (else it makes a DuckDbCredentials)
+    return credentials.resolve()
 
 
 @dataclass
@@ -160,14 +171,15 @@ def select_sources(names: Sequence[str] | None) -> tuple[list[SourceSpec], list[
 
     Sources asked for by name must be configured; a plain sync skips unconfigured ones.
     """
-    specs = registry()
     if names:
-        unknown = [n for n in names if n not in specs]
+        unknown = [n for n in names if n not in SOURCE_NAMES]
         if unknown:
             raise ConfigurationError(
-                f"unknown source {', '.join(unknown)}; expected one of {', '.join(specs)}"
+                f"unknown source {', '.join(unknown)}; expected one of {', '.join(SOURCE_NAMES)}"
             )
-        return [specs[n] for n in dict.fromkeys(names)], []
+        named = registry(names)  # only theirs imported
+        return [named[n] for n in dict.fromkeys(names)], []
+    specs = registry()
     chosen = [spec for spec in specs.values() if spec.is_configured()]
     skipped = [name for name, spec in specs.items() if not spec.is_configured()]
     if not chosen:
@@ -225,7 +237,7 @@ def _working_copy(warehouse: Path, notes: list[str]) -> Path:
     notes += work.notes
     if work.fresh:
         publishing.forget(warehouse)  # publish it whole
-        for name in registry():
+        for name in SOURCE_NAMES:
             folder = state_dir(warehouse) / f"labsync_{name}"
             if folder.exists():
                 shutil.rmtree(folder)
@@ -375,12 +387,16 @@ def sync(
                 result.published = not result.audit_failures or publish_on_audit_failure
             _record_publish(warehouse, sync_id, result)
         if isinstance(work, Path):
-            memory.release()  # the loads' buffers, before the views' and audits' own
+            # a sync that loaded nothing has no load buffers to hand back (~60 ms a release)
+            loaded = bool(result.rows_loaded or result.failed)
+            if loaded:
+                memory.release()  # the loads' buffers, before the views' and audits' own
             with _storage_errors("building the views"):
                 result.audit_failures = _build(warehouse, work, build_models, ledger=ledger)
             gated = bool(result.audit_failures) and not publish_on_audit_failure
             if not load_failed and not gated:
-                memory.release()
+                if loaded or ledger.views:  # ... nor, with the views not rebuilt, theirs
+                    memory.release()
                 with _storage_errors("publishing"):
                     publishing.publish_changes(work, warehouse, ledger)
                 result.published = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any
 
 import dlt
@@ -58,15 +59,18 @@ class SourceSpec:
     description: str = ""
 
 
-def registry() -> dict[str, SourceSpec]:
-    """Every source, in the order a plain `labsync sync` runs them."""
-    from .llm_obs.factory import SPEC as llm_obs
-    from .model_lab.factory import SPEC as model_lab
-    from .posthog.factory import SPEC as posthog
+# every source, in the order a plain `labsync sync` runs them: `pipelines/<name>/factory.py`
+SOURCE_NAMES = ("model_lab", "llm_obs", "posthog")
 
-    specs: list[SourceSpec] = [model_lab, llm_obs, posthog]
+
+def registry(names: Sequence[str] | None = None) -> dict[str, SourceSpec]:
+    """Every source's spec (or those of `names`), in the order a plain `labsync sync` runs
+    them. A source's package is imported only when asked for: a sync of one source does not
+    import the others (~80 ms of CPU)."""
+    chosen = [name for name in SOURCE_NAMES if names is None or name in names]
+    specs = [import_module(f"{__package__}.{name}.factory").SPEC for name in chosen]
     return {spec.name: spec for spec in specs}
 
 
 def source_names() -> list[str]:
-    return list(registry())
+    return list(SOURCE_NAMES)

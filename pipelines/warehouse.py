@@ -191,6 +191,12 @@ def publishing_path(warehouse: Path) -> Path:
     return warehouse.with_name(f".{warehouse.name}.publishing")
 
 
+def spare_path(warehouse: Path) -> Path:
+    """The file the last publish replaced, kept to be brought up to date by the next one
+    instead of copying the published file whole (see `publishing`)."""
+    return warehouse.with_name(f".{warehouse.name}.spare")
+
+
 @dataclass
 class WorkingCopy:
     path: Path

@@ -13,7 +13,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..common.arrow import TIMESTAMP, Field, build_table, infer_struct, parse_timestamp
+from ..common.arrow import TIMESTAMP, Field, build_table, infer_struct, parse_timestamp, repeat
 from ..common.errors import SchemaDriftError
 from .settings import DROPPED_ATTRIBUTES, VOLATILE_ATTRIBUTES
 
@@ -251,7 +251,7 @@ def parent_table(children: array[int], parents: array[int], synced_at: datetime)
             field.name: pa.Array.from_buffers(pa.int64(), len(ids), [None, pa.py_buffer(ids)])
             for field, ids in zip(PARENT_FIELDS, (children, parents), strict=True)
         }
-        | {"_synced_at": pa.repeat(pa.scalar(synced_at, TIMESTAMP), len(children))}
+        | {"_synced_at": repeat(synced_at, TIMESTAMP, len(children))}
     )
 
 

@@ -14,9 +14,10 @@ import duckdb
 import pytest
 
 from emulator import Emulator
+from pipelines.common import memory
 from pipelines.publishing import Ledger
 from pipelines.runner import SyncFailed
-from pipelines.warehouse import working_path
+from pipelines.warehouse import spare_path, working_path
 from tests.conftest import query
 from tests.conftest import sync_model_lab as run_sync
 from tests.pipelines.test_publishing import OLD_DUCKDB
@@ -115,3 +116,68 @@ def test_a_load_that_did_not_finish_leaves_its_datasets_marked(tmp_path: Path) -
     assert after.schemas == {"raw_b", "raw_b_staging"}
     assert {"raw_a.runs", "raw_a_staging.runs", "raw_a._dlt_loads"} <= after.tables
     assert after.changed
+
+
+def sync_count(database: Path) -> int:
+    return query(database, "select count(distinct sync_id) from analytics.sync_runs")[0][0]
+
+
+def test_publishes_bring_the_spare_up_to_date_instead_of_copying(
+    datadog_env: Emulator, warehouse: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_sync(warehouse)
+    spare = spare_path(warehouse)
+    assert spare.exists() and not os.path.samefile(spare, warehouse)  # copied after a whole one
+    for run_id in datadog_env.model_lab.run_ids()[:5]:  # then a change, then quiet syncs
+        datadog_env.model_lab.update_run(run_id, name=f"renamed-{run_id}")
+    for syncs in (2, 3, 4):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="labsync"):
+            run_sync(warehouse)
+        assert "brought the spare up to date" in caplog.text
+        assert sync_count(warehouse) == syncs
+        assert sync_count(spare) == syncs - 1  # the file this publish replaced
+        assert differing_tables(warehouse) == []  # the spare lacked the renamed runs at 3
+    renamed = "select count(*) from analytics.model_lab_runs where name like 'renamed-%'"
+    assert query(warehouse, renamed) == [(5,)]
+    assert Ledger.read(warehouse).spare_lags == {"raw_labsync.sync_runs"}
+
+
+def test_a_reader_in_this_process_keeps_the_file_it_opened(
+    datadog_env: Emulator, warehouse: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_sync(warehouse)
+    rows = "select count(*) from raw_labsync.sync_runs"
+    with duckdb.connect(str(warehouse), read_only=True) as reader:
+        seen = reader.execute(rows).fetchall()
+        held = warehouse.read_bytes()
+        fd = os.open(warehouse, os.O_RDONLY)  # the file the reader has, whatever its name
+        try:
+            run_sync(warehouse)  # the reader's file becomes the spare
+            with caplog.at_level(logging.INFO, logger="labsync"):
+                run_sync(warehouse)  # and must not be written while the reader has it
+            assert os.pread(fd, len(held) + 1, 0) == held
+        finally:
+            os.close(fd)
+        assert "open in this process" in caplog.text
+        assert reader.execute(rows).fetchall() == seen
+    assert sync_count(warehouse) == 3
+    assert differing_tables(warehouse) == []
+
+
+def test_memory_is_released_only_after_a_sync_that_loaded_rows(
+    datadog_env: Emulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released = []
+    real = memory.release
+
+    def counted() -> None:
+        released.append(1)
+        real()
+
+    monkeypatch.setattr(memory, "release", counted)
+    assert run_sync(warehouse).rows_loaded
+    assert len(released) == 3  # before the load, the views, the publish
+    released.clear()
+    assert run_sync(warehouse).rows_loaded == 0
+    assert released == []

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta, timezone
 
 import pyarrow as pa
 import pytest
 
 from pipelines.common.arrow import (
+    TIMESTAMP,
     Field,
     TableBatches,
     build_table,
     check_extra_types,
     parse_timestamp,
+    repeat,
 )
 from pipelines.common.errors import SchemaDriftError
 
@@ -88,3 +92,30 @@ def test_table_batches_name_a_column_whose_type_changed_between_pages() -> None:
     batches.add({"runs": pa.table({"id": [2], "gpu": ["two"]})}, rows=1)
     with pytest.raises(SchemaDriftError, match="table 'runs', field 'gpu'"):
         batches.take()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 12, 6, 5, 4, 3, 123456, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),  # before the epoch
+        datetime(2026, 1, 1, 1, tzinfo=timezone(timedelta(hours=2))),  # another zone
+    ],
+)
+def test_repeat_equals_a_repeated_scalar(value: datetime) -> None:
+    for count in (0, 1, 3):
+        assert repeat(value, TIMESTAMP, count).equals(pa.repeat(pa.scalar(value, TIMESTAMP), count))
+    assert repeat("x", pa.string(), 2).to_pylist() == ["x", "x"]
+
+
+def test_repeat_of_a_timestamp_does_not_import_pandas() -> None:
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from pipelines.common.arrow import TIMESTAMP, repeat\n"
+        "repeat(datetime.now(UTC), TIMESTAMP, 5)\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
